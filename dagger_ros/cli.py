@@ -1,0 +1,202 @@
+"""The ``dagger-ros`` command: run any algorithm on any gymnasium task with a scripted expert."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+
+from dagger_ros.core.algorithms import ALGORITHM_NAMES, RunConfig
+from dagger_ros.core.algorithms.loop import run_experiment, RunResult
+from dagger_ros.core.algorithms.presets import preset_for
+from dagger_ros.core.errors import DaggerError
+from dagger_ros.core.experts import KNOWN_EXPERTS
+from dagger_ros.core.plots import plot_learning_curves
+
+log = logging.getLogger('dagger_ros')
+DEFAULT_ALGORITHMS = ('bc', 'dagger', 'hg_dagger', 'safe_dagger', 'lazy_dagger',
+                      'ensemble_dagger', 'thrifty_dagger', 'dart', 'budgeted', 'async')
+
+
+def _parse_value(text: str) -> Any:
+    return yaml.safe_load(text)
+
+
+def build_config(args: argparse.Namespace, algorithm: str | None = None,
+                 seed: int | None = None) -> RunConfig:
+    """Defaults < env preset < YAML file < --set key=value < explicit flags."""
+    values: dict[str, Any] = preset_for(args.env)
+    if args.config:
+        loaded = yaml.safe_load(Path(args.config).read_text()) or {}
+        values.update(loaded.get('dagger_ros_cli', loaded))
+    for item in args.set or []:
+        key, sep, text = item.partition('=')
+        if not sep:
+            raise DaggerError(f'--set expects key=value, got {item!r}')
+        values[key.strip()] = _parse_value(text)
+    values['env_id'] = args.env
+    values['algorithm'] = algorithm or args.algorithm
+    values['seed'] = args.seed if seed is None else seed
+    if getattr(args, 'rounds', None):
+        values['rounds'] = args.rounds
+    return RunConfig.from_dict(values)
+
+
+class _Progress:
+    """A tqdm bar over rounds showing labels, return and who drove."""
+
+    def __init__(self, total: int, name: str, enabled: bool) -> None:
+        from tqdm import tqdm
+        self.bar = tqdm(total=total, desc=name, unit='round', disable=not enabled,
+                        dynamic_ncols=True, leave=True)
+
+    def __call__(self, row: dict[str, Any]) -> None:
+        self.bar.set_postfix(labels=row['labels'], ret=f"{row['return_mean']:.0f}",
+                             norm=f"{row['normalized']:.2f}", v=row['policy_version'],
+                             expert=f"{row['expert_share']:.0%}")
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _run_one(cfg: RunConfig, run_dir: Path, resume: bool, progress: bool) -> RunResult:
+    bar = _Progress(cfg.rounds + 1, f'{cfg.algorithm}/{cfg.env_id}/s{cfg.seed}', progress)
+    try:
+        return run_experiment(cfg, run_dir, resume=resume, on_round=bar)
+    finally:
+        bar.close()
+
+
+def _summary(results: dict[str, RunResult]) -> str:
+    lines = [f"{'run':<28} {'labels':>7} {'return':>9} {'normalized':>10} {'expert%':>8}",
+             '-' * 66]
+    for name, result in results.items():
+        last = result.metrics[-1]
+        lines.append(f"{name:<28} {last['labels']:>7d} {last['return_mean']:>9.1f} "
+                     f"{last['normalized']:>10.2f} {last['expert_share']:>8.0%}")
+    first = next(iter(results.values()))
+    lines.append(f'expert return {first.expert_return:.1f}, random {first.random_return:.1f}')
+    return '\n'.join(lines)
+
+
+def _out_dir(args: argparse.Namespace, label: str) -> Path:
+    if args.out:
+        return Path(args.out)
+    stamp = time.strftime('%Y%m%d-%H%M%S')
+    return Path('runs') / f'{args.env}-{label}-{stamp}'
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run one algorithm for one seed."""
+    cfg = build_config(args)
+    out = _out_dir(args, f'{cfg.algorithm}-s{cfg.seed}')
+    result = _run_one(cfg, out, resume=False, progress=not args.quiet)
+    sys.stdout.write(_summary({cfg.algorithm: result}) + f'\nrun directory: {out}\n')
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    """Continue a run from its directory."""
+    run_dir = Path(args.run_dir)
+    config_path = run_dir / 'config.json'
+    if not config_path.exists():
+        raise DaggerError(f'{run_dir} is not a dagger_ros run directory (no config.json)')
+    cfg = RunConfig.from_dict(json.loads(config_path.read_text()))
+    if args.rounds:
+        cfg = RunConfig.from_dict({**cfg.to_dict(), 'rounds': args.rounds})
+    result = _run_one(cfg, run_dir, resume=True, progress=not args.quiet)
+    sys.stdout.write(_summary({cfg.algorithm: result}) + '\n')
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Run several algorithms (and seeds) on one task; write one plot and a summary."""
+    algorithms = [a.strip() for a in args.algorithms.split(',') if a.strip()]
+    out = _out_dir(args, 'compare')
+    results: dict[str, RunResult] = {}
+    for algorithm in algorithms:
+        for seed in range(args.seeds):
+            cfg = build_config(args, algorithm=algorithm, seed=args.seed + seed)
+            name = f'{algorithm}-s{cfg.seed}'
+            results[name] = _run_one(cfg, out / name, False, not args.quiet)
+    first = next(iter(results.values()))
+    plot_learning_curves({name: r.metrics for name, r in results.items()}, first.expert_return,
+                         first.random_return, out / 'learning_curves.png',
+                         f'{args.env}: return against expert labels')
+    summary = _summary(results)
+    (out / 'summary.txt').write_text(summary + '\n')
+    sys.stdout.write(summary + f'\nplots and runs under {out}\n')
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """List algorithms, scripted experts and settings."""
+    sys.stdout.write('algorithms: ' + ', '.join(ALGORITHM_NAMES) + '\n')
+    sys.stdout.write('scripted experts: ' + ', '.join(KNOWN_EXPERTS) + '\n')
+    sys.stdout.write('settings (--set key=value):\n')
+    for f in fields(RunConfig):
+        meta = f.metadata
+        unit = f" [{meta['unit']}]" if meta.get('unit') else ''
+        sys.stdout.write(f'  {f.name} = {f.default!r}{unit}: {meta.get("description", "")}\n')
+    return 0
+
+
+def _add_run_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--env', default='Pendulum-v1', help='gymnasium env id')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--rounds', type=int, default=0, help='override the preset')
+    parser.add_argument('--config', help='YAML of settings (see `dagger-ros list`)')
+    parser.add_argument('--set', action='append', metavar='KEY=VALUE', help='one setting')
+    parser.add_argument('--out', help='run directory (default runs/<env>-<algo>-<time>)')
+    parser.add_argument('--quiet', action='store_true', help='no progress bar')
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``dagger-ros``."""
+    parser = argparse.ArgumentParser(prog='dagger-ros', description=__doc__)
+    parser.add_argument('-v', '--verbose', action='store_true', help='debug logging')
+    sub = parser.add_subparsers(dest='command', required=True)
+    run = sub.add_parser('run', help='run one algorithm')
+    _add_run_args(run)
+    run.add_argument('--algorithm', default='dagger', choices=ALGORITHM_NAMES)
+    run.set_defaults(func=cmd_run)
+    resume = sub.add_parser('resume', help='continue a run directory')
+    resume.add_argument('run_dir')
+    resume.add_argument('--rounds', type=int, default=0, help='raise the number of rounds')
+    resume.add_argument('--quiet', action='store_true')
+    resume.set_defaults(func=cmd_resume)
+    compare = sub.add_parser('compare', help='several algorithms on one task, one plot')
+    _add_run_args(compare)
+    compare.add_argument('--algorithms', default=','.join(DEFAULT_ALGORITHMS))
+    compare.add_argument('--seeds', type=int, default=1, help='seeds per algorithm')
+    compare.set_defaults(func=cmd_compare, algorithm='dagger')
+    lister = sub.add_parser('list', help='algorithms, experts and settings')
+    lister.set_defaults(func=cmd_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code (2 with a one-line reason on bad input)."""
+    args = make_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format='%(levelname)s %(name)s: %(message)s')
+    try:
+        return int(args.func(args))
+    except (DaggerError, FileNotFoundError) as err:
+        sys.stderr.write(f'dagger-ros: error: {err}\n')
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write('dagger-ros: interrupted; `dagger-ros resume <run dir>` continues\n')
+        return 130
+
+
+if __name__ == '__main__':
+    sys.exit(main())

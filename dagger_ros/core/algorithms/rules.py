@@ -1,0 +1,329 @@
+"""Per-step rules of each algorithm: who drives, what is labeled, what is learned per round.
+
+Every decision is made by a pure function of ``dagger_ros.core.gating``; a rule only keeps the
+state the paper's procedure needs (who drove last, thresholds learned from the last round).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from dagger_ros.core import gating, noise, schedules
+from dagger_ros.core.algorithms.base import (
+    ExpertFn, LateLabel, PolicyView, RoundRecord, StepOutcome)
+from dagger_ros.core.algorithms.config import RunConfig
+from dagger_ros.core.algorithms.humans import ScriptedHuman
+from dagger_ros.core.spec import EnvSpec
+from dagger_ros.core.types import Event, GateDecision, Source
+
+log = logging.getLogger(__name__)
+
+
+class Rule:
+    """Base rule: the expert drives and labels every state (what round 0 and BC do)."""
+
+    name = 'demo'
+    needs_ensemble = False
+    needs_safety = False
+    needs_risk = False
+
+    def __init__(self, cfg: RunConfig, spec: EnvSpec, expert: ExpertFn) -> None:
+        self.cfg = cfg
+        self.spec = spec
+        self.expert = expert
+        self.round_index = 0
+        self.rng = np.random.default_rng(cfg.seed)
+
+    def begin_round(self, round_index: int, learner: Any) -> None:
+        """Called before a round's collection with the trained learner."""
+        self.round_index = round_index
+        self.rng = np.random.default_rng([self.cfg.seed, round_index, 7])
+        self.learner = learner
+
+    def begin_episode(self) -> None:
+        """Called at every env reset."""
+
+    def step(self, obs: np.ndarray, view: PolicyView) -> StepOutcome:
+        """Decide one step."""
+        label = self.expert(obs)
+        return StepOutcome(label, label, Source.EXPERT, Source.EXPERT, 'demo')
+
+    def end_round(self, record: RoundRecord, learner: Any) -> list[LateLabel]:
+        """Return labels that arrive after the steps (budgeted, async); update thresholds."""
+        return []
+
+    def metrics(self) -> dict[str, float]:
+        """Rule-specific figures for the round's metrics line."""
+        return {}
+
+    def _drive(self, obs: np.ndarray, view: PolicyView, decision: GateDecision,
+               labeler: Source = Source.EXPERT, expert_action: np.ndarray | None = None,
+               event: Event = Event.NONE) -> StepOutcome:
+        """Turn a gate decision into the executed action and the label."""
+        needs_expert = decision.expert_drives or decision.label
+        if needs_expert and expert_action is None:
+            expert_action = self.expert(obs)
+        action = expert_action if decision.expert_drives else view.action
+        label = expert_action if decision.label else None
+        actor = labeler if decision.expert_drives else Source.POLICY
+        return StepOutcome(action, label, actor, labeler if decision.label else Source.NONE,
+                           decision.reason, event)
+
+
+class BCRule(Rule):
+    """Behavioural cloning: every round is more expert demonstration."""
+
+    name = 'bc'
+
+
+class DAggerRule(Rule):
+    """DAgger (Ross et al. 2011): execute π_i = β_i π* + (1-β_i) π̂_i, label every state."""
+
+    name = 'dagger'
+
+    def __init__(self, cfg: RunConfig, spec: EnvSpec, expert: ExpertFn) -> None:
+        super().__init__(cfg, spec, expert)
+        params = {'constant': {'beta': cfg.beta}, 'linear': {'start': cfg.beta, 'end': 0.0,
+                                                             'rounds': cfg.rounds},
+                  'exponential': {'p': cfg.beta_decay}, 'first_round_only': {}}
+        self.schedule = schedules.make_beta_schedule(
+            cfg.beta_schedule, **params[cfg.beta_schedule])
+        self._episode_u = 1.0
+
+    def begin_episode(self) -> None:
+        self._episode_u = float(self.rng.random())
+
+    def step(self, obs: np.ndarray, view: PolicyView) -> StepOutcome:
+        u = float(self.rng.random()) if self.cfg.mixing == 'step' else self._episode_u
+        return self._drive(obs, view, gating.beta_mix(self.schedule(self.round_index), u))
+
+
+class HGDAggerRule(Rule):
+    """HG-DAgger (Kelly et al. 2019): the human gates; only takeover segments are labeled."""
+
+    name = 'hg_dagger'
+    needs_ensemble = True
+
+    def __init__(self, cfg: RunConfig, spec: EnvSpec, expert: ExpertFn,
+                 human: Any | None = None) -> None:
+        super().__init__(cfg, spec, expert)
+        self.human = human or ScriptedHuman(expert, spec, cfg.takeover_threshold)
+        self._was_engaged = False
+        self.takeover_doubts: list[float] = []
+        self.doubt_threshold = float('nan')
+
+    def begin_episode(self) -> None:
+        self._was_engaged = False
+        if hasattr(self.human, 'reset'):
+            self.human.reset()
+
+    def step(self, obs: np.ndarray, view: PolicyView) -> StepOutcome:
+        engaged = bool(self.human.engaged(obs, view.action))
+        decision = gating.human_gate(engaged, self._was_engaged)
+        event = Event.NONE
+        if engaged and not self._was_engaged:
+            event = Event.INTERVENTION_START
+            self.takeover_doubts.append(view.doubt)
+        elif self._was_engaged and not engaged:
+            event = Event.INTERVENTION_END
+        self._was_engaged = engaged
+        human_action = self.human.action(obs) if decision.expert_drives else None
+        return self._drive(obs, view, decision, Source.HUMAN, human_action, event)
+
+    def end_round(self, record: RoundRecord, learner: Any) -> list[LateLabel]:
+        doubts = np.asarray([d for d in self.takeover_doubts if np.isfinite(d)])
+        if doubts.size:
+            self.doubt_threshold = gating.hg_dagger_threshold(doubts)
+            log.info('HG-DAgger doubt threshold learned from %d takeovers: %.4g',
+                     doubts.size, self.doubt_threshold)
+        return []
+
+    def metrics(self) -> dict[str, float]:
+        return {'doubt_threshold': self.doubt_threshold,
+                'takeovers': float(len(self.takeover_doubts))}
+
+
+class SafeDAggerRule(Rule):
+    """SafeDAgger (Zhang & Cho 2017): a learned safety net sends predicted-unsafe states to
+    the expert; only those are labeled."""
+
+    name = 'safe_dagger'
+    needs_safety = True
+
+    def step(self, obs: np.ndarray, view: PolicyView) -> StepOutcome:
+        return self._drive(obs, view, gating.safe_dagger(
+            self.learner.prob_unsafe(obs), self.cfg.safety_threshold))
+
+
+class LazyDAggerRule(Rule):
+    """LazyDAgger-style hysteresis over the safety net's score: fewer, longer interventions."""
+
+    name = 'lazy_dagger'
+    needs_safety = True
+
+    def begin_episode(self) -> None:
+        self._expert_driving = False
+
+    def step(self, obs: np.ndarray, view: PolicyView) -> StepOutcome:
+        high = self.cfg.safety_threshold
+        decision = gating.hysteresis(self.learner.prob_unsafe(obs), self._expert_driving,
+                                     high, high * self.cfg.handback_ratio)
+        self._expert_driving = decision.expert_drives
+        return self._drive(obs, view, decision)
+
+
+def _discrepancy(policy_action: np.ndarray, expert_action: np.ndarray, spec: EnvSpec) -> float:
+    """Largest action error as a fraction of the action range (dimensionless)."""
+    return float(np.max(np.abs(policy_action - expert_action) / (spec.high - spec.low)))
+
+
+class EnsembleDAggerRule(Rule):
+    """EnsembleDAgger (Menda et al. 2019): the novice acts only where the ensemble's doubt and
+    its discrepancy from the expert are both low; the expert labels every state."""
+
+    name = 'ensemble_dagger'
+    needs_ensemble = True
+
+    def begin_round(self, round_index: int, learner: Any) -> None:
+        super().begin_round(round_index, learner)
+        doubts, errors = learner.doubts_and_errors()
+        self.doubt_threshold = gating.quantile_threshold(doubts, self.cfg.target_rate)
+        self.discrepancy_threshold = gating.quantile_threshold(errors, self.cfg.target_rate)
+
+    def step(self, obs: np.ndarray, view: PolicyView) -> StepOutcome:
+        expert_action = self.expert(obs)
+        decision = gating.ensemble_dagger(
+            view.doubt, _discrepancy(view.action, expert_action, self.spec),
+            self.doubt_threshold, self.discrepancy_threshold)
+        return self._drive(obs, view, decision, expert_action=expert_action)
+
+    def metrics(self) -> dict[str, float]:
+        return {'doubt_threshold': self.doubt_threshold,
+                'discrepancy_threshold': self.discrepancy_threshold}
+
+
+class ThriftyDAggerRule(Rule):
+    """ThriftyDAgger (Hoque et al. 2021): robot-gated by novelty (ensemble variance) and risk
+    (1 - learned success estimate); thresholds are quantiles meeting a target rate."""
+
+    name = 'thrifty_dagger'
+    needs_ensemble = True
+    needs_risk = True
+
+    def begin_round(self, round_index: int, learner: Any) -> None:
+        super().begin_round(round_index, learner)
+        doubts, _ = learner.doubts_and_errors()
+        self.novelty_threshold = gating.quantile_threshold(doubts, self.cfg.target_rate)
+        self.risk_threshold = gating.quantile_threshold(learner.risks(), self.cfg.target_rate)
+
+    def begin_episode(self) -> None:
+        self._expert_driving = False
+
+    def step(self, obs: np.ndarray, view: PolicyView) -> StepOutcome:
+        risk = self.learner.risk(obs, view.action)
+        expert_action = self.expert(obs) if self._expert_driving else None
+        discrepancy = (float('inf') if expert_action is None
+                       else _discrepancy(view.action, expert_action, self.spec))
+        decision = gating.thrifty(
+            view.doubt, risk, self._expert_driving, self.novelty_threshold, self.risk_threshold,
+            discrepancy, self.cfg.takeover_threshold / 2,
+            self.risk_threshold * self.cfg.handback_ratio)
+        self._expert_driving = decision.expert_drives
+        return self._drive(obs, view, decision, expert_action=expert_action)
+
+    def metrics(self) -> dict[str, float]:
+        return {'novelty_threshold': self.novelty_threshold, 'risk_threshold': self.risk_threshold}
+
+
+class DARTRule(Rule):
+    """DART (Laskey et al. 2017): the expert drives with Gaussian noise on its executed
+    action; the label is its clean action; the noise is fitted to the learner's errors."""
+
+    name = 'dart'
+
+    def begin_round(self, round_index: int, learner: Any) -> None:
+        super().begin_round(round_index, learner)
+        half_range = (self.spec.high - self.spec.low) / 2
+        if self.cfg.noise_schedule == 'estimated':
+            policy_actions, expert_actions = learner.recent_predictions()
+            self.cov = noise.estimate_dart_covariance(policy_actions, expert_actions)
+        else:
+            level = self.cfg.noise_level
+            if self.cfg.noise_schedule == 'decaying':
+                level *= self.cfg.noise_decay ** max(round_index - 1, 0)
+            self.cov = np.diag((level * half_range) ** 2)
+
+    def step(self, obs: np.ndarray, view: PolicyView) -> StepOutcome:
+        clean = self.expert(obs)
+        executed = noise.dart_action(clean, self.cov, self.rng, self.spec.low, self.spec.high)
+        return StepOutcome(executed, clean, Source.EXPERT, Source.EXPERT, 'dart_noise')
+
+    def metrics(self) -> dict[str, float]:
+        return {'noise_trace': float(np.trace(self.cov))}
+
+
+class BudgetedRule(Rule):
+    """Active queries: the policy drives unlabeled, then a fixed budget of labels is spent on
+    the most uncertain (or random) states of the round."""
+
+    name = 'budgeted'
+    needs_ensemble = True
+
+    def step(self, obs: np.ndarray, view: PolicyView) -> StepOutcome:
+        return StepOutcome(view.action, None, Source.POLICY, Source.NONE, 'policy')
+
+    def end_round(self, record: RoundRecord, learner: Any) -> list[LateLabel]:
+        scores = np.asarray(record.doubts) if self.cfg.query_mode == 'uncertainty' else None
+        chosen = gating.select_queries(scores, self.cfg.query_budget, self.cfg.query_mode,
+                                       self.rng)
+        return [_bought_label(record, int(i), self.expert(record.obs[int(i)]), 'budget_query')
+                for i in sorted(chosen)]
+
+
+def _bought_label(record: RoundRecord, index: int, label: np.ndarray, reason: str) -> LateLabel:
+    """Label an already-executed step after the fact, keeping its executed action."""
+    outcome = StepOutcome(record.actions[index], label, Source.POLICY, Source.EXPERT, reason)
+    return LateLabel(record.obs[index], outcome, record.episodes[index], record.steps[index])
+
+
+class AsyncRule(Rule):
+    """Asynchronous labeling: the policy drives; visited states wait in a persistent queue for
+    a slow expert working in its own thread; each round trains on what is labeled so far."""
+
+    name = 'async'
+    needs_ensemble = False
+
+    def __init__(self, cfg: RunConfig, spec: EnvSpec, expert: ExpertFn, queue: Any,
+                 labeler: Any) -> None:
+        super().__init__(cfg, spec, expert)
+        self.queue = queue
+        self.labeler = labeler
+        self.cursor = 0
+        self._stride = max(1, cfg.steps_per_round // max(cfg.query_budget, 1))
+        self._count = 0
+
+    def step(self, obs: np.ndarray, view: PolicyView) -> StepOutcome:
+        if self._count % self._stride == 0:
+            self.labeler.submit(obs, {'round': self.round_index,
+                                      'version': int(getattr(self.learner, 'version', 0))})
+        self._count += 1
+        return StepOutcome(view.action, None, Source.POLICY, Source.NONE, 'policy')
+
+    def end_round(self, record: RoundRecord, learner: Any) -> list[LateLabel]:
+        answered, self.cursor = self.labeler.answered_since(self.cursor)
+        return [LateLabel(obs, StepOutcome(label, label, Source.POLICY, Source.EXPERT,
+                                           'async_query'),
+                          -1, -1, int(meta.get('round', -1)), int(meta.get('version', -1)))
+                for _, obs, label, meta in answered]
+
+    def metrics(self) -> dict[str, float]:
+        return {'queue_pending': float(self.labeler.pending_count())}
+
+
+RULES: dict[str, type[Rule]] = {
+    cls.name: cls for cls in (BCRule, DAggerRule, HGDAggerRule, SafeDAggerRule, LazyDAggerRule,
+                              EnsembleDAggerRule, ThriftyDAggerRule, DARTRule, BudgetedRule,
+                              AsyncRule)}
