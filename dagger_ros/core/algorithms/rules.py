@@ -276,9 +276,8 @@ class BudgetedRule(Rule):
         return StepOutcome(view.action, None, Source.POLICY, Source.NONE, 'policy')
 
     def end_round(self, record: RoundRecord, learner: Any) -> list[LateLabel]:
-        scores = np.asarray(record.doubts) if self.cfg.query_mode == 'uncertainty' else None
-        chosen = gating.select_queries(scores, self.cfg.query_budget, self.cfg.query_mode,
-                                       self.rng)
+        chosen = gating.select_queries(np.asarray(record.doubts), self.cfg.query_budget,
+                                       self.cfg.query_mode, self.rng)
         return [_bought_label(record, int(i), self.expert(record.obs[int(i)]), 'budget_query')
                 for i in sorted(chosen)]
 
