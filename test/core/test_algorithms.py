@@ -51,9 +51,9 @@ def load_arrays(result):
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize('algorithm', ALGORITHM_NAMES)
 def test_every_algorithm_learns_on_pendulum(algorithm, tmp_path):
-    cfg = small(algorithm)
+    cfg = small(algorithm, rounds=4, query_budget=200)
     result = run_experiment(cfg, tmp_path / algorithm)
-    assert [row['round'] for row in result.metrics] == [0, 1, 2]
+    assert [row['round'] for row in result.metrics] == [0, 1, 2, 3, 4]
     returns = final_returns(result)
     p = permutation_p_value(returns, random_returns(cfg))
     assert p < 0.01, f'{algorithm}: returns {returns} not better than random (p={p:.3g})'

@@ -72,7 +72,11 @@ class Run:
         self.rule = self._make_rule(rule_cls, human)
         self.demo_rule = Rule(cfg, self.spec, self.expert)
         self.metrics: list[dict[str, Any]] = []
-        self.episode = 0
+        self.episode = -1
+        self._obs: np.ndarray | None = None
+        self._step_index = 0
+        self._return = 0.0
+        self._episode_rule: Rule | None = None
 
     def _make_rule(self, rule_cls: type[Rule], human: Any | None) -> Rule:
         if rule_cls is AsyncRule:
@@ -160,26 +164,41 @@ class Run:
         return self._collect(self.demo_rule, 0, self.cfg.demo_steps)
 
     def _collect(self, rule: Rule, round_index: int, steps: int) -> RoundRecord:
-        """Run episodes under ``rule`` for ``steps`` env steps, appending every label."""
+        """Run ``steps`` env steps under ``rule``, appending every label.
+
+        An episode in progress carries over into the next round, as on a robot that keeps
+        going while new weights arrive: short rounds still see whole episodes.
+        """
         record = RoundRecord()
+        if self._obs is not None and self._episode_rule is not rule:
+            rule.begin_episode()  # the episode carries over from another rule's round
+            self._episode_rule = rule
         while len(record) < steps:
-            self._episode(rule, round_index, steps, record)
+            if self._obs is None:
+                self._start_episode(rule)
+            self._step(rule, round_index, record)
         return record
 
-    def _episode(self, rule: Rule, round_index: int, steps: int, record: RoundRecord) -> None:
-        obs, _ = self.env.reset(seed=int(1000 * self.cfg.seed + self.episode))
-        rule.begin_episode()
-        total, step, done = 0.0, 0, False
-        while not done and len(record) < steps:
-            view = self.learner.view(obs) if round_index > 0 else _blind_view(self.spec)
-            out = rule.step(obs, view)
-            next_obs, reward, terminated, truncated, _ = self.env.step(out.action)
-            record.add(obs, view, out, next_obs, bool(terminated), self.episode, step)
-            self._append(obs, out, round_index, self.episode, step, view.doubt)
-            total += float(reward)
-            obs, step, done = next_obs, step + 1, terminated or truncated
-        record.returns.append(total)
+    def _start_episode(self, rule: Rule) -> None:
         self.episode += 1
+        obs, _ = self.env.reset(seed=int(1000 * self.cfg.seed + self.episode))
+        self._obs, self._step_index, self._return = obs, 0, 0.0
+        self._episode_rule = rule
+        rule.begin_episode()
+
+    def _step(self, rule: Rule, round_index: int, record: RoundRecord) -> None:
+        obs = self._obs
+        view = self.learner.view(obs) if round_index > 0 else _blind_view(self.spec)
+        out = rule.step(obs, view)
+        next_obs, reward, terminated, truncated, _ = self.env.step(out.action)
+        record.add(obs, view, out, next_obs, bool(terminated), self.episode, self._step_index)
+        self._append(obs, out, round_index, self.episode, self._step_index, view.doubt)
+        self._return += float(reward)
+        self._step_index += 1
+        self._obs = next_obs
+        if terminated or truncated:
+            record.returns.append(self._return)
+            self._obs = None
 
     def _append(self, obs: np.ndarray, out: StepOutcome, round_index: int, episode: int,
                 step: int, doubt: float, version: int | None = None) -> None:

@@ -72,4 +72,4 @@ class RiskModel(nn.Module):
             opt.zero_grad()
             loss.backward()
             opt.step()
-        return float(loss)
+        return float(loss.detach())
