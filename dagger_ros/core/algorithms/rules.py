@@ -244,17 +244,21 @@ class DARTRule(Rule):
 
     name = 'dart'
 
+    def __init__(self, cfg: RunConfig, spec: EnvSpec, expert: ExpertFn) -> None:
+        super().__init__(cfg, spec, expert)
+        params = ({'level': cfg.noise_level} if cfg.noise_schedule == 'constant'
+                  else {'start': cfg.noise_level, 'rate': cfg.noise_decay})
+        self.level = (None if cfg.noise_schedule == 'estimated'
+                      else schedules.make_noise_schedule(cfg.noise_schedule, **params))
+
     def begin_round(self, round_index: int, learner: Any) -> None:
         super().begin_round(round_index, learner)
-        half_range = (self.spec.high - self.spec.low) / 2
-        if self.cfg.noise_schedule == 'estimated':
+        if self.level is None:
             policy_actions, expert_actions = learner.recent_predictions()
             self.cov = noise.estimate_dart_covariance(policy_actions, expert_actions)
-        else:
-            level = self.cfg.noise_level
-            if self.cfg.noise_schedule == 'decaying':
-                level *= self.cfg.noise_decay ** max(round_index - 1, 0)
-            self.cov = np.diag((level * half_range) ** 2)
+        else:  # round 1 is the first noisy round
+            level = self.level(round_index - 1)
+            self.cov = noise.level_covariance(level, self.spec.low, self.spec.high)
 
     def step(self, obs: np.ndarray, view: PolicyView) -> StepOutcome:
         clean = self.expert(obs)
