@@ -207,7 +207,11 @@ class EnsembleDAggerRule(Rule):
 
 class ThriftyDAggerRule(Rule):
     """ThriftyDAgger (Hoque et al. 2021): robot-gated by novelty (ensemble variance) and risk
-    (1 - learned success estimate); thresholds are quantiles meeting a target rate."""
+    (1 - learned success estimate); entry thresholds are quantiles meeting a target rate.
+
+    As in the authors' code, control returns to the robot once the squared action discrepancy
+    (in half-ranges) is below its mean on the training data and the risk below its median.
+    """
 
     name = 'thrifty_dagger'
     needs_ensemble = True
@@ -216,8 +220,17 @@ class ThriftyDAggerRule(Rule):
     def begin_round(self, round_index: int, learner: Any) -> None:
         super().begin_round(round_index, learner)
         doubts, _ = learner.doubts_and_errors()
+        risks = learner.risks()
+        policy_actions, labels = learner.recent_predictions()
         self.novelty_threshold = gating.quantile_threshold(doubts, self.cfg.target_rate)
-        self.risk_threshold = gating.quantile_threshold(learner.risks(), self.cfg.target_rate)
+        self.risk_threshold = gating.quantile_threshold(risks, self.cfg.target_rate)
+        self.discrepancy_back = float(np.mean(self._squared(policy_actions, labels)))
+        # just above the median: with risk 0 everywhere (no failures) hand-back still happens
+        self.risk_back = float(np.nextafter(np.median(risks), np.inf))
+
+    def _squared(self, policy_action: np.ndarray, expert_action: np.ndarray) -> np.ndarray:
+        half = (self.spec.high - self.spec.low) / 2
+        return np.sum(((policy_action - expert_action) / half) ** 2, axis=-1)
 
     def begin_episode(self) -> None:
         self._expert_driving = False
@@ -226,16 +239,16 @@ class ThriftyDAggerRule(Rule):
         risk = self.learner.risk(obs, view.action)
         expert_action = self.expert(obs) if self._expert_driving else None
         discrepancy = (float('inf') if expert_action is None
-                       else _discrepancy(view.action, expert_action, self.spec))
+                       else float(self._squared(view.action, expert_action)))
         decision = gating.thrifty(
             view.doubt, risk, self._expert_driving, self.novelty_threshold, self.risk_threshold,
-            discrepancy, self.cfg.takeover_threshold / 2,
-            self.risk_threshold * self.cfg.handback_ratio)
+            discrepancy, self.discrepancy_back, self.risk_back)
         self._expert_driving = decision.expert_drives
         return self._drive(obs, view, decision, expert_action=expert_action)
 
     def metrics(self) -> dict[str, float]:
-        return {'novelty_threshold': self.novelty_threshold, 'risk_threshold': self.risk_threshold}
+        return {'novelty_threshold': self.novelty_threshold, 'risk_threshold': self.risk_threshold,
+                'discrepancy_back': self.discrepancy_back, 'risk_back': self.risk_back}
 
 
 class DARTRule(Rule):
