@@ -50,7 +50,7 @@ class ThreadedLabeler:
     def pending_count(self) -> int:
         """Number of states still waiting."""
         with self._lock:
-            return len(self._queue.pending())
+            return self._queue.pending_count()
 
     def _run(self) -> None:
         while not self._stop.is_set():

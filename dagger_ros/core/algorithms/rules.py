@@ -323,8 +323,8 @@ class AsyncRule(Rule):
 
     def step(self, obs: np.ndarray, view: PolicyView) -> StepOutcome:
         if self._count % self._stride == 0:
-            self.labeler.submit(obs, {'round': self.round_index,
-                                      'version': int(getattr(self.learner, 'version', 0))})
+            version = int(getattr(self.learner, 'version', 0))
+            self.labeler.submit(obs, {'round': self.round_index, 'policy_version': version})
         self._count += 1
         return StepOutcome(view.action, None, Source.POLICY, Source.NONE, 'policy')
 
@@ -332,7 +332,8 @@ class AsyncRule(Rule):
         answered, self.cursor = self.labeler.answered_since(self.cursor)
         return [LateLabel(obs, StepOutcome(label, label, Source.POLICY, Source.EXPERT,
                                            'async_query'),
-                          -1, -1, int(meta.get('round', -1)), int(meta.get('version', -1)))
+                          -1, -1, int(meta.get('round', -1)),
+                          int(meta.get('policy_version', -1)))
                 for _, obs, label, meta in answered]
 
     def metrics(self) -> dict[str, float]:
