@@ -29,23 +29,30 @@ def _parse_value(text: str) -> Any:
     return yaml.safe_load(text)
 
 
+def _file_settings(path: str | None) -> dict[str, Any]:
+    if not path:
+        return {}
+    loaded = yaml.safe_load(Path(path).read_text()) or {}
+    if not isinstance(loaded, dict):
+        raise DaggerError(f'{path}: expected a mapping of settings, got {type(loaded).__name__}')
+    return dict(loaded.get('dagger_ros_cli', loaded))
+
+
 def build_config(args: argparse.Namespace, algorithm: str | None = None,
                  seed: int | None = None) -> RunConfig:
-    """Defaults < env preset < YAML file < --set key=value < explicit flags."""
-    values: dict[str, Any] = preset_for(args.env)
-    if args.config:
-        loaded = yaml.safe_load(Path(args.config).read_text()) or {}
-        values.update(loaded.get('dagger_ros_cli', loaded))
+    """Defaults < task preset < YAML file < --set key=value < explicit flags."""
+    from_file = _file_settings(args.config)
+    flags = {'env_id': args.env, 'algorithm': algorithm or getattr(args, 'algorithm', None),
+             'seed': args.seed if seed is None else seed, 'rounds': args.rounds or None}
+    env_id = flags['env_id'] or from_file.get('env_id') or RunConfig.env_id
+    values: dict[str, Any] = {**preset_for(env_id), **from_file}
     for item in args.set or []:
         key, sep, text = item.partition('=')
         if not sep:
             raise DaggerError(f'--set expects key=value, got {item!r}')
         values[key.strip()] = _parse_value(text)
-    values['env_id'] = args.env
-    values['algorithm'] = algorithm or args.algorithm
-    values['seed'] = args.seed if seed is None else seed
-    if getattr(args, 'rounds', None):
-        values['rounds'] = args.rounds
+    values.update({key: value for key, value in flags.items() if value is not None})
+    values['env_id'] = env_id
     return RunConfig.from_dict(values)
 
 
@@ -87,17 +94,17 @@ def _summary(results: dict[str, RunResult]) -> str:
     return '\n'.join(lines)
 
 
-def _out_dir(args: argparse.Namespace, label: str) -> Path:
+def _out_dir(args: argparse.Namespace, env_id: str, label: str) -> Path:
     if args.out:
         return Path(args.out)
     stamp = time.strftime('%Y%m%d-%H%M%S')
-    return Path('runs') / f'{args.env}-{label}-{stamp}'
+    return Path('runs') / f'{env_id}-{label}-{stamp}'
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run one algorithm for one seed."""
     cfg = build_config(args)
-    out = _out_dir(args, f'{cfg.algorithm}-s{cfg.seed}')
+    out = _out_dir(args, cfg.env_id, f'{cfg.algorithm}-s{cfg.seed}')
     result = _run_one(cfg, out, resume=False, progress=not args.quiet)
     sys.stdout.write(_summary({cfg.algorithm: result}) + f'\nrun directory: {out}\n')
     return 0
@@ -120,17 +127,18 @@ def cmd_resume(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     """Run several algorithms (and seeds) on one task; write one plot and a summary."""
     algorithms = [a.strip() for a in args.algorithms.split(',') if a.strip()]
-    out = _out_dir(args, 'compare')
+    env_id = build_config(args, algorithm=algorithms[0]).env_id
+    out = _out_dir(args, env_id, 'compare')
     results: dict[str, RunResult] = {}
     for algorithm in algorithms:
         for seed in range(args.seeds):
-            cfg = build_config(args, algorithm=algorithm, seed=args.seed + seed)
+            cfg = build_config(args, algorithm=algorithm, seed=(args.seed or 0) + seed)
             name = f'{algorithm}-s{cfg.seed}'
             results[name] = _run_one(cfg, out / name, False, not args.quiet)
     first = next(iter(results.values()))
     plot_learning_curves({name: r.metrics for name, r in results.items()}, first.expert_return,
                          first.random_return, out / 'learning_curves.png',
-                         f'{args.env}: return against expert labels')
+                         f'{env_id}: return against expert labels')
     summary = _summary(results)
     (out / 'summary.txt').write_text(summary + '\n')
     sys.stdout.write(summary + f'\nplots and runs under {out}\n')
@@ -150,8 +158,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def _add_run_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--env', default='Pendulum-v1', help='gymnasium env id')
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--env', help='gymnasium env id (default Pendulum-v1)')
+    parser.add_argument('--seed', type=int, help='seed (default 0)')
     parser.add_argument('--rounds', type=int, default=0, help='override the preset')
     parser.add_argument('--config', help='YAML of settings (see `dagger-ros list`)')
     parser.add_argument('--set', action='append', metavar='KEY=VALUE', help='one setting')
@@ -166,7 +174,7 @@ def make_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest='command', required=True)
     run = sub.add_parser('run', help='run one algorithm')
     _add_run_args(run)
-    run.add_argument('--algorithm', default='dagger', choices=ALGORITHM_NAMES)
+    run.add_argument('--algorithm', choices=ALGORITHM_NAMES, help='default dagger')
     run.set_defaults(func=cmd_run)
     resume = sub.add_parser('resume', help='continue a run directory')
     resume.add_argument('run_dir')
@@ -177,7 +185,7 @@ def make_parser() -> argparse.ArgumentParser:
     _add_run_args(compare)
     compare.add_argument('--algorithms', default=','.join(DEFAULT_ALGORITHMS))
     compare.add_argument('--seeds', type=int, default=1, help='seeds per algorithm')
-    compare.set_defaults(func=cmd_compare, algorithm='dagger')
+    compare.set_defaults(func=cmd_compare, algorithm=None)
     lister = sub.add_parser('list', help='algorithms, experts and settings')
     lister.set_defaults(func=cmd_list)
     return parser

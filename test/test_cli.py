@@ -63,3 +63,17 @@ def test_console_entry_runs_as_a_module():
     assert done.returncode == 0
     assert 'hg_dagger' in done.stdout and 'HalfCheetah-v5' in done.stdout
     assert 'beta_schedule' in done.stdout
+
+
+def test_yaml_settings_choose_the_task_and_flags_win(tmp_path):
+    from dagger_ros.cli import build_config, make_parser
+    settings = tmp_path / 'idp.yaml'
+    settings.write_text('dagger_ros_cli:\n  env_id: InvertedDoublePendulum-v5\n'
+                        '  algorithm: bc\n  seed: 4\n  rounds: 3\n')
+    cfg = build_config(make_parser().parse_args(['run', '--config', str(settings)]))
+    assert (cfg.env_id, cfg.algorithm, cfg.seed, cfg.rounds) == (
+        'InvertedDoublePendulum-v5', 'bc', 4, 3)
+    assert cfg.steps_per_round == 150  # the double pendulum's preset, not Pendulum's
+    cfg = build_config(make_parser().parse_args(
+        ['run', '--config', str(settings), '--algorithm', 'dagger', '--seed', '1']))
+    assert (cfg.algorithm, cfg.seed) == ('dagger', 1)

@@ -7,7 +7,11 @@ from dagger_ros.core.spec import EnvSpec
 
 
 def make_policy(spec: EnvSpec, cfg: PolicyConfig | None = None) -> EnsemblePolicy:
-    """Always an EnsemblePolicy (of one member by default), so callers have one interface."""
+    """Build the policy every algorithm uses.
+
+    Always an EnsemblePolicy (of one member unless ``cfg.ensemble_size`` says otherwise), so
+    callers have one interface: ``act``, ``act_with_doubt``, ``version``, ``members``.
+    """
     return EnsemblePolicy(spec, cfg or PolicyConfig())
 
 

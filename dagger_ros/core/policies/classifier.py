@@ -1,48 +1,63 @@
-"""SafeDAgger's safety net: predicts whether the policy's action deviates beyond τ."""
+"""SafeDAgger's safety net: predicts where the policy's action deviates beyond τ."""
 
 from __future__ import annotations
+
+from typing import Sequence
 
 import numpy as np
 import torch
 from torch import nn
+import torch.nn.functional as F  # noqa: N812 - the usual alias
 
-from dagger_ros.core.policies.mlp import build_mlp
+from dagger_ros.core.policies.mlp import (
+    build_layers, check_hidden_sizes, obs_statistics, run_layers, to_input)
 from dagger_ros.core.spec import EnvSpec
 
 
 class SafetyClassifier(nn.Module):
-    """obs → logit of 'the policy is unsafe here' (its action is off by more than τ)."""
+    """obs → logit of 'the policy's action is off from the expert's by more than τ here'.
 
-    def __init__(self, spec: EnvSpec, hidden_sizes: tuple[int, ...] = (128, 128)) -> None:
+    Observations are standardized with the training data's statistics, as in MLPPolicy.
+
+    Attributes:
+        spec: the spaces of the task (only obs_dim is used).
+        hidden_sizes: widths of the hidden layers (ReLU between them).
+        version: how many times it was trained (0: never).
+    """
+
+    def __init__(self, spec: EnvSpec, hidden_sizes: Sequence[int] = (128, 128)) -> None:
         super().__init__()
         self.spec = spec
-        self.hidden_sizes = tuple(hidden_sizes)
-        self.net = build_mlp([spec.obs_dim, *self.hidden_sizes, 1], 'relu')
+        self.hidden_sizes = check_hidden_sizes(hidden_sizes)
+        self.version = 0
+        self.layers = build_layers([spec.obs_dim, *self.hidden_sizes, 1])
         self.register_buffer('obs_mean', torch.zeros(spec.obs_dim))
         self.register_buffer('obs_std', torch.ones(spec.obs_dim))
-        self.version = 0
 
     def fit_normalization(self, obs: np.ndarray) -> None:
-        """Set observation statistics from the training data."""
-        obs_t = torch.as_tensor(obs, dtype=torch.float32)
-        self.obs_mean.copy_(obs_t.mean(0))
-        if len(obs_t) > 1:
-            self.obs_std.copy_(obs_t.std(0, unbiased=False).clamp_min(1e-6))
+        """Set the observation statistics from the training data, shape (N, obs_dim)."""
+        obs_t = torch.as_tensor(np.atleast_2d(self.spec.check_obs(obs)),
+                                dtype=torch.float32, device=self.obs_mean.device)
+        mean, std = obs_statistics(obs_t)
+        self.obs_mean.copy_(mean)
+        self.obs_std.copy_(std)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """Logits for a batch."""
-        return self.net((obs - self.obs_mean) / self.obs_std).squeeze(-1)
+        """Logits of shape () for one observation or (N,) for a batch."""
+        return run_layers(self.layers, F.relu, (obs - self.obs_mean) / self.obs_std).squeeze(-1)
 
     def loss(self, obs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Per-sample binary cross-entropy."""
-        return nn.functional.binary_cross_entropy_with_logits(self(obs), target,
-                                                              reduction='none')
+        """Per-sample binary cross-entropy against targets in {0, 1} (1: unsafe)."""
+        return F.binary_cross_entropy_with_logits(self(obs), target, reduction='none')
 
     def prob_unsafe(self, obs: np.ndarray) -> float | np.ndarray:
-        """Probability of unsafe for one observation (float) or a batch (array)."""
+        """Probability of 'unsafe': a float for one observation, shape (N,) for a batch.
+
+        Raises:
+            InputError: wrong size or non-finite entries, naming what was got.
+        """
         arr = self.spec.check_obs(obs)
         with torch.inference_mode():
-            p = torch.sigmoid(self(torch.as_tensor(arr, dtype=torch.float32,
-                                                   device=self.obs_mean.device)))
-        p_np = p.cpu().numpy().astype(np.float64)
-        return float(p_np) if arr.ndim == 1 else p_np
+            prob = torch.sigmoid(self(to_input(arr, self.obs_mean)))
+        prob_np = prob.cpu().numpy().astype(np.float64)
+        return float(prob_np) if arr.ndim == 1 else prob_np

@@ -6,46 +6,65 @@ import numpy as np
 import torch
 from torch import nn
 
-from dagger_ros.core.policies.mlp import MLPPolicy, PolicyConfig
+from dagger_ros.core.policies.mlp import MLPPolicy, PolicyConfig, to_input
 from dagger_ros.core.spec import EnvSpec
 
 
 class EnsemblePolicy(nn.Module):
-    """N MLP members; acts with their mean, doubts with their spread.
+    """N MLP members, each trained on its own bootstrap resample; acts with their mean.
 
-    Doubt is the variance across members of the actions scaled by the action half-range,
-    averaged over action dimensions: dimensionless, 0 when all members agree. A single
-    member has doubt 0.
+    Doubt is the variance across members of the actions divided by the action half-range,
+    averaged over action dimensions: dimensionless, 0 when all members agree, and always 0
+    for a single member.
+
+    Attributes:
+        spec: the spaces this policy acts in.
+        cfg: the members' network shape and their number.
+        members: the member networks.
+        version: how many times it was trained (0: never).
     """
 
     def __init__(self, spec: EnvSpec, cfg: PolicyConfig | None = None) -> None:
         super().__init__()
         self.spec = spec
         self.cfg = cfg or PolicyConfig()
+        self.version = 0
         self.members = nn.ModuleList(MLPPolicy(spec, self.cfg)
                                      for _ in range(self.cfg.ensemble_size))
-        self.register_buffer('act_half', torch.tensor((spec.high - spec.low) / 2).float())
-        self.version = 0
+        half = torch.tensor((spec.high - spec.low) / 2).float()
+        self.register_buffer('act_half', half, persistent=False)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """Mean action of the members."""
-        return torch.stack([m(obs) for m in self.members]).mean(0)
+        """Mean action of the members, in env units."""
+        return self.member_actions(obs).mean(0)
+
+    def member_actions(self, obs: torch.Tensor) -> torch.Tensor:
+        """Every member's actions, stacked on a new first axis."""
+        return torch.stack([member(obs) for member in self.members])
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        """Mean action for one observation or a batch, as float64."""
+        """Mean action for one observation (obs_dim,) or a batch (N, obs_dim), as float64.
+
+        Raises:
+            InputError: wrong size or non-finite entries, naming what was got.
+        """
+        if len(self.members) == 1:
+            return self.members[0].act(obs)
         return self.act_with_doubt(obs)[0]
 
     def act_with_doubt(self, obs: np.ndarray) -> tuple[np.ndarray, float | np.ndarray]:
-        """(mean action, doubt): a float doubt for one observation, an array for a batch."""
+        """Mean action and doubt: a float doubt for one observation, shape (N,) for a batch.
+
+        Raises:
+            InputError: wrong size or non-finite entries, naming what was got.
+        """
+        if len(self.members) == 1:
+            action = self.members[0].act(obs)
+            return action, 0.0 if action.ndim == 1 else np.zeros(len(action))
         arr = self.spec.check_obs(obs)
-        x = torch.as_tensor(arr, dtype=torch.float32, device=self.act_half.device)
         with torch.inference_mode():
-            actions = torch.stack([m(x) for m in self.members])
-        mean = actions.mean(0)
-        if len(self.members) > 1:
+            actions = self.member_actions(to_input(arr, self.act_half))
             doubt = (actions / self.act_half).var(0, unbiased=False).mean(-1)
-        else:
-            doubt = torch.zeros(mean.shape[:-1])
-        mean_np = mean.cpu().numpy().astype(np.float64)
+        mean_action = self.members[0].to_action(actions.mean(0))
         doubt_np = doubt.cpu().numpy().astype(np.float64)
-        return (mean_np, float(doubt_np)) if arr.ndim == 1 else (mean_np, doubt_np)
+        return mean_action, float(doubt_np) if arr.ndim == 1 else doubt_np
