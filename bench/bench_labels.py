@@ -10,16 +10,17 @@ normalized between a random policy (0) and the expert (1); median over seeds.
 from __future__ import annotations
 
 import argparse
+from concurrent.futures import ProcessPoolExecutor
 import logging
+from pathlib import Path
 import sys
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # runs from a checkout too
 from common import RESULTS, single_thread, write_results  # noqa: E402
 
 from dagger_ros.core.algorithms.config import RunConfig  # noqa: E402
@@ -103,6 +104,7 @@ def plot(runs: list[dict[str, Any]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the label benchmark; see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--envs', default='Pendulum-v1,InvertedDoublePendulum-v5')
     parser.add_argument('--algorithms', default='bc,dagger')

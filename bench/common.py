@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 import platform
 import time
-from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / 'results'

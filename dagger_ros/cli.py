@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
 import json
 import logging
+from pathlib import Path
 import sys
 import time
-from dataclasses import fields
-from pathlib import Path
 from typing import Any, Sequence
 
 import yaml

@@ -5,8 +5,8 @@ All functions are pure: time, the previous command and the inputs' ages come in 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
+import math
 from typing import Any
 
 import numpy as np

@@ -86,11 +86,11 @@ class EnvSpec:
         return np.asarray(self.act_high, dtype=np.float64)
 
     def check_obs(self, obs: Any, what: str = 'observation') -> np.ndarray:
-        """Return obs as float64 of shape (obs_dim,) or (N, obs_dim); raise InputError otherwise."""
+        """Return obs as float64, shape (obs_dim,) or (N, obs_dim); else raise InputError."""
         return check_vector(obs, self.obs_dim, what)
 
     def check_action(self, action: Any, what: str = 'action') -> np.ndarray:
-        """Return action as float64 of shape (act_dim,) or (N, act_dim); raise InputError otherwise."""
+        """Return action as float64, shape (act_dim,) or (N, act_dim); else raise InputError."""
         return check_vector(action, self.act_dim, what)
 
     def clip_action(self, action: np.ndarray) -> np.ndarray:

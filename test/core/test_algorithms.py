@@ -19,9 +19,9 @@ from dagger_ros.core.types import Event, Source
 
 from stats import permutation_p_value
 
-SMALL = dict(env_id='Pendulum-v1', demo_steps=400, steps_per_round=200, rounds=2,
-             eval_episodes=6, max_updates=1500, epochs=150, ensemble_size=3, query_budget=100,
-             label_delay_s=0.0)
+SMALL = {'env_id': 'Pendulum-v1', 'demo_steps': 400, 'steps_per_round': 200, 'rounds': 2,
+         'eval_episodes': 6, 'max_updates': 1500, 'epochs': 150, 'ensemble_size': 3,
+         'query_budget': 100, 'label_delay_s': 0.0}
 
 
 def small(algorithm, **changes):

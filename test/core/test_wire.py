@@ -1,9 +1,9 @@
 """Labeled samples survive the flat-vector encoding; malformed vectors are refused."""
 
-import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+import numpy as np
+import pytest
 
 from dagger_ros.core.errors import InputError
 from dagger_ros.core.spec import EnvSpec

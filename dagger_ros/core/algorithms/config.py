@@ -23,7 +23,7 @@ class RunConfig:
 
     env_id: str = field(default='Pendulum-v1', metadata=_meta('gymnasium env id'))
     algorithm: str = field(default='dagger', metadata=_meta('one of ALGORITHM_NAMES'))
-    seed: int = field(default=0, metadata=_meta('seed of env resets, sampling and training', '', 0))
+    seed: int = field(default=0, metadata=_meta('seed of resets, sampling and training', '', 0))
     rounds: int = field(default=10, metadata=_meta('rounds after the demonstration round', '', 1))
     demo_steps: int = field(
         default=400, metadata=_meta('expert steps recorded before round 1 (round 0)', 'steps', 0))
@@ -41,11 +41,12 @@ class RunConfig:
         default=0.5, metadata=_meta('exponential schedule base p (β_i = p^i)', '', 0.0, 1.0))
     mixing: str = field(default='step', metadata=_meta('β draw per step or per episode'))
     # learned gates
-    ensemble_size: int = field(default=5, metadata=_meta('members of the bootstrap ensemble', '', 1))
+    ensemble_size: int = field(default=5, metadata=_meta('bootstrap ensemble members', '', 1))
     target_rate: float = field(
         default=0.1, metadata=_meta('wanted share of steps under expert control', '', 0.0, 1.0))
     safety_tau: float = field(
-        default=0.0, metadata=_meta('SafeDAgger deviation τ; 0 sets it from data', 'action units', 0))
+        default=0.0, metadata=_meta('SafeDAgger deviation τ; 0 sets it from data',
+                                    'action units', 0))
     safety_threshold: float = field(
         default=0.5, metadata=_meta('p(unsafe) above which the expert drives', '', 0.0, 1.0))
     handback_ratio: float = field(
@@ -61,7 +62,8 @@ class RunConfig:
     # DART
     noise_schedule: str = field(default='estimated', metadata=_meta('estimated|constant|decaying'))
     noise_level: float = field(
-        default=0.2, metadata=_meta('DART noise std for constant/decaying', 'fraction of range', 0))
+        default=0.2, metadata=_meta('DART noise std for constant/decaying',
+                                    'fraction of half range', 0))
     noise_decay: float = field(default=0.7, metadata=_meta('decaying noise factor per round',
                                                            '', 0.0, 1.0))
     # budgeted / async
@@ -86,14 +88,17 @@ class RunConfig:
         object.__setattr__(self, 'hidden_sizes', tuple(int(h) for h in self.hidden_sizes))
         if self.algorithm not in ALGORITHM_NAMES:
             raise ConfigError(
-                f'unknown algorithm {self.algorithm!r}; expected one of {", ".join(ALGORITHM_NAMES)}')
+                f'unknown algorithm {self.algorithm!r}; expected one of '
+                f'{", ".join(ALGORITHM_NAMES)}')
         if self.mixing not in ('step', 'episode'):
             raise ConfigError(f"mixing must be 'step' or 'episode', got {self.mixing!r}")
         if self.query_mode not in ('uncertainty', 'random'):
-            raise ConfigError(f"query_mode must be 'uncertainty' or 'random', got {self.query_mode!r}")
+            raise ConfigError(
+                f"query_mode must be 'uncertainty' or 'random', got {self.query_mode!r}")
         if self.noise_schedule not in ('estimated', 'constant', 'decaying'):
             raise ConfigError(
-                f"noise_schedule must be estimated|constant|decaying, got {self.noise_schedule!r}")
+                f'noise_schedule must be estimated|constant|decaying, '
+                f'got {self.noise_schedule!r}')
         for f in fields(self):
             _check_range(f.name, getattr(self, f.name), f.metadata.get('range'))
 

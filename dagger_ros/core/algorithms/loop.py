@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 import json
 import logging
 import os
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
+import time
 from typing import Any, Callable
 
 import numpy as np
@@ -98,7 +98,8 @@ class Run:
         expert = evaluation.evaluate(self.eval_env, self.expert, seeds)
         rand = evaluation.evaluate(
             self.eval_env, evaluation.random_policy(self.eval_env, self.cfg.seed), seeds)
-        _write_json(path, {'expert_return': float(expert.mean()), 'expert_std': float(expert.std()),
+        _write_json(path, {'expert_return': float(expert.mean()),
+                           'expert_std': float(expert.std()),
                            'random_return': float(rand.mean()), 'seeds': seeds})
         return float(expert.mean()), float(rand.mean())
 
@@ -220,7 +221,8 @@ class Run:
         folder = self.dir / 'checkpoints'
         folder.mkdir(exist_ok=True)
         stem = folder / f'policy-v{self.learner.version:06d}'
-        extra = {'round': round_index, 'labels': len(self.dataset), 'algorithm': self.cfg.algorithm}
+        extra = {'round': round_index, 'labels': len(self.dataset),
+                 'algorithm': self.cfg.algorithm}
         path = save_checkpoint(stem, self.learner.policy, extra)
         if self.learner.safety is not None:
             save_checkpoint(folder / f'safety-v{self.learner.version:06d}', self.learner.safety,
@@ -242,11 +244,13 @@ class Run:
             return 0
         state = json.loads(path.read_text())
         folder = self.dir / 'checkpoints'
-        policy, _ = load_checkpoint(folder / state['checkpoint'], expected_spec=self.spec)
+        policy, _ = load_checkpoint(folder / state['checkpoint'], expected_spec=self.spec,
+                                    kind='ensemble')
         self.learner.policy = policy
         safety = folder / state['checkpoint'].replace('policy-', 'safety-')
         if self.learner.safety is not None and safety.exists():
-            self.learner.safety, _ = load_checkpoint(safety, expected_spec=self.spec)
+            self.learner.safety, _ = load_checkpoint(safety, expected_spec=self.spec,
+                                                     kind='classifier')
             self.learner._safety_trained = True
         self.learner.train(self.dataset.arrays(), int(state['round']))
         self.metrics = _read_metrics(self.dir / 'metrics.jsonl', int(state['round']))

@@ -147,8 +147,11 @@ class HGDAggerRule(Rule):
 
 
 class SafeDAggerRule(Rule):
-    """SafeDAgger (Zhang & Cho 2017): a learned safety net sends predicted-unsafe states to
-    the expert; only those are labeled."""
+    """SafeDAgger (Zhang & Cho 2017): predicted-unsafe states go to the expert.
+
+    A learned safety net predicts where the policy deviates beyond τ; only those states are
+    labeled.
+    """
 
     name = 'safe_dagger'
     needs_safety = True
@@ -181,8 +184,10 @@ def _discrepancy(policy_action: np.ndarray, expert_action: np.ndarray, spec: Env
 
 
 class EnsembleDAggerRule(Rule):
-    """EnsembleDAgger (Menda et al. 2019): the novice acts only where the ensemble's doubt and
-    its discrepancy from the expert are both low; the expert labels every state."""
+    """EnsembleDAgger (Menda et al. 2019): the novice acts where doubt and discrepancy are low.
+
+    The expert, queried at every step, labels every state.
+    """
 
     name = 'ensemble_dagger'
     needs_ensemble = True
@@ -206,11 +211,12 @@ class EnsembleDAggerRule(Rule):
 
 
 class ThriftyDAggerRule(Rule):
-    """ThriftyDAgger (Hoque et al. 2021): robot-gated by novelty (ensemble variance) and risk
-    (1 - learned success estimate); entry thresholds are quantiles meeting a target rate.
+    """ThriftyDAgger (Hoque et al. 2021): robot-gated by novelty and risk.
 
-    As in the authors' code, control returns to the robot once the squared action discrepancy
-    (in half-ranges) is below its mean on the training data and the risk below its median.
+    Novelty is the ensemble variance, risk is 1 - a learned success estimate; the entry
+    thresholds are quantiles meeting a target rate. As in the authors' code, control returns
+    to the robot once the squared action discrepancy (in half-ranges) is below its mean on the
+    training data and the risk below its median.
     """
 
     name = 'thrifty_dagger'
@@ -252,8 +258,11 @@ class ThriftyDAggerRule(Rule):
 
 
 class DARTRule(Rule):
-    """DART (Laskey et al. 2017): the expert drives with Gaussian noise on its executed
-    action; the label is its clean action; the noise is fitted to the learner's errors."""
+    """DART (Laskey et al. 2017): the expert drives with noise; labels are its clean actions.
+
+    The Gaussian noise on the executed action is fitted to the learner's errors, or follows a
+    fixed or decaying level.
+    """
 
     name = 'dart'
 
@@ -283,8 +292,10 @@ class DARTRule(Rule):
 
 
 class BudgetedRule(Rule):
-    """Active queries: the policy drives unlabeled, then a fixed budget of labels is spent on
-    the most uncertain (or random) states of the round."""
+    """Active queries: the policy drives; a label budget is spent after each round.
+
+    The budget goes to the round's most uncertain (or random) states.
+    """
 
     name = 'budgeted'
     needs_ensemble = True
@@ -306,8 +317,11 @@ def _bought_label(record: RoundRecord, index: int, label: np.ndarray, reason: st
 
 
 class AsyncRule(Rule):
-    """Asynchronous labeling: the policy drives; visited states wait in a persistent queue for
-    a slow expert working in its own thread; each round trains on what is labeled so far."""
+    """Asynchronous labeling: visited states wait on disk for a slow expert.
+
+    The policy drives; the expert works in its own thread; each round trains on what is
+    labeled so far.
+    """
 
     name = 'async'
     needs_ensemble = False
