@@ -87,10 +87,18 @@ def summarize(runs: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
                          f'{np.mean(switches):>10.1f}')
         summary[env_id] = per_env
         if 'dagger' in per_env and 'bc' in per_env:
-            ratio = per_env['dagger']['median_labels_to_95'] / per_env['bc']['median_labels_to_95']
-            per_env['dagger_over_bc'] = ratio
-            lines.append(f'{env_id:<28}DAgger / BC labels to 95%: {ratio:.2f}')
+            lines.append(f'{env_id:<28}{_ratio_line(per_env)}')
     return summary, '\n'.join(lines)
+
+
+def _ratio_line(per_env: dict[str, Any]) -> str:
+    dagger = per_env['dagger']['median_labels_to_95']
+    bc = per_env['bc']['median_labels_to_95']
+    if np.isinf(bc):
+        per_env['dagger_over_bc'] = None
+        return f'DAgger reaches 95% at {dagger:.0f} labels; BC never does in this budget'
+    per_env['dagger_over_bc'] = dagger / bc
+    return f'DAgger / BC labels to 95%: {dagger / bc:.2f}'
 
 
 def plot(runs: list[dict[str, Any]]) -> None:
