@@ -102,7 +102,12 @@ def _out_dir(args: argparse.Namespace, env_id: str, label: str) -> Path:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run one algorithm for one seed."""
+    """Run one algorithm for one seed (``--resume`` continues the run in ``--out``)."""
+    if args.resume:
+        if not args.out:
+            raise DaggerError('--resume needs --out, the run directory to continue')
+        return cmd_resume(argparse.Namespace(run_dir=args.out, rounds=args.rounds,
+                                             quiet=args.quiet))
     cfg = build_config(args)
     out = _out_dir(args, cfg.env_id, f'{cfg.algorithm}-s{cfg.seed}')
     result = _run_one(cfg, out, resume=False, progress=not args.quiet)
@@ -175,6 +180,8 @@ def make_parser() -> argparse.ArgumentParser:
     run = sub.add_parser('run', help='run one algorithm')
     _add_run_args(run)
     run.add_argument('--algorithm', choices=ALGORITHM_NAMES, help='default dagger')
+    run.add_argument('--resume', action='store_true',
+                     help='continue the run in --out from its last finished round')
     run.set_defaults(func=cmd_run)
     resume = sub.add_parser('resume', help='continue a run directory')
     resume.add_argument('run_dir')

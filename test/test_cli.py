@@ -27,10 +27,12 @@ def test_run_writes_a_complete_run_directory(tmp_path, capsys):
     assert 'expert return' in capsys.readouterr().out
 
 
-def test_resume_adds_rounds(tmp_path):
+@pytest.mark.parametrize('how', [['resume', '{out}'], ['run', '--resume', '--out', '{out}']])
+def test_resume_adds_rounds(tmp_path, how):
     out = tmp_path / 'run'
     main(['run', '--env', 'Pendulum-v1', '--rounds', '1', '--out', str(out), *TINY])
-    assert main(['resume', str(out), '--rounds', '2', '--quiet']) == 0
+    args = [a.format(out=out) for a in how]
+    assert main([*args, '--rounds', '2', '--quiet']) == 0
     rows = [json.loads(line) for line in (out / 'metrics.jsonl').read_text().splitlines()]
     assert [r['round'] for r in rows] == [0, 1, 2]
 

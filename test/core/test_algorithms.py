@@ -143,3 +143,27 @@ def test_no_demonstrations_is_refused_with_a_reason(tmp_path):
     from dagger_ros.core.errors import ConfigError
     with pytest.raises(ConfigError, match='demo_steps is 0 and no demos_path'):
         run_experiment(small('dagger', demo_steps=0), tmp_path / 'run')
+
+
+@pytest.mark.timeout(120)
+def test_a_run_is_seeded_from_recorded_demonstrations(tmp_path):
+    # GIVEN 1200 recorded expert steps in an .npz, and no expert-driven steps in round 0
+    from dagger_ros.core.experts import make_expert
+    expert, env = make_expert('Pendulum-v1'), evaluation.make_env('Pendulum-v1')
+    obs_list, actions = [], []
+    for episode in range(6):
+        obs, _ = env.reset(seed=50 + episode)
+        for _ in range(200):
+            obs_list.append(obs)
+            actions.append(expert(obs))
+            obs, *_ = env.step(actions[-1])
+    np.savez(tmp_path / 'demos.npz', obs=np.array(obs_list), actions=np.array(actions))
+    # WHEN BC runs from them alone
+    cfg = small('bc', demo_steps=0, rounds=1, steps_per_round=1,
+                demos_path=str(tmp_path / 'demos.npz'))
+    result = run_experiment(cfg, tmp_path / 'run')
+    # THEN round 0 holds exactly the demonstrations, and the policy learned from them
+    data, names = load_arrays(result)
+    assert np.sum(data['round'] == 0) == 1200
+    assert {names[c] for c in data['reason'][data['round'] == 0]} == {'demo'}
+    assert permutation_p_value(final_returns(result), random_returns(cfg)) < 0.01
