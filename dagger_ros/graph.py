@@ -381,3 +381,25 @@ def launch_node_kwargs(launch_file: str, values: Mapping[str, str]) -> list[dict
 def launch_configuration_names(launch_file: str) -> Iterable[str]:
     """The names of a launch file's arguments (what its OpaqueFunction must resolve)."""
     return [argument.name for argument in launch_arguments(launch_file)]
+
+
+def launch_description(launch_file: str) -> Any:
+    """The LaunchDescription of one of LAUNCH_FILES: its arguments, then its nodes.
+
+    launch and launch_ros are imported here, not at the top: they exist on robots (from
+    /opt/ros) but not on PyPI, and the rest of this module must import without them.
+    """
+    from launch import LaunchDescription
+    from launch.actions import DeclareLaunchArgument, OpaqueFunction
+    from launch.substitutions import LaunchConfiguration
+    from launch_ros.actions import Node
+
+    def nodes(context: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        values = {name: LaunchConfiguration(name).perform(context)
+                  for name in launch_configuration_names(launch_file)}
+        return [Node(**node_kwargs) for node_kwargs in launch_node_kwargs(launch_file, values)]
+
+    arguments = [DeclareLaunchArgument(arg.name, default_value=arg.default,
+                                       description=arg.description)
+                 for arg in launch_arguments(launch_file)]
+    return LaunchDescription([*arguments, OpaqueFunction(function=nodes)])

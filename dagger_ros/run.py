@@ -10,7 +10,7 @@ as launch would. The runner exits 0 only if every node exited 0 every time.
 
 Example::
 
-    dagger-ros-live --profile sim --params-file config/sim.yaml --domain-id auto
+    python -m dagger_ros.run --profile sim --params-file config/sim.yaml --domain-id auto
 """
 
 from __future__ import annotations
