@@ -167,3 +167,18 @@ def test_a_run_is_seeded_from_recorded_demonstrations(tmp_path):
     assert np.sum(data['round'] == 0) == 1200
     assert {names[c] for c in data['reason'][data['round'] == 0]} == {'demo'}
     assert permutation_p_value(final_returns(result), random_returns(cfg)) < 0.01
+
+
+@pytest.mark.timeout(120)
+def test_resume_continues_from_the_exact_last_checkpoint(tmp_path):
+    from dagger_ros.core.checkpoint import load_checkpoint
+    cfg = small('safe_dagger', rounds=1)
+    result = run_experiment(cfg, tmp_path / 'run')
+    saved, _ = load_checkpoint(tmp_path / 'run' / 'checkpoints' / result.metrics[-1]['checkpoint'])
+    run = Run(RunConfig.from_dict({**cfg.to_dict(), 'rounds': 2}), tmp_path / 'run')
+    assert run._resume() == 2
+    obs = np.random.default_rng(3).normal(size=(10, 3))
+    np.testing.assert_array_equal(run.learner.policy.act(obs), saved.act(obs))
+    assert run.learner.policy.version == saved.version
+    assert run.learner.safety_trained
+    run.close()

@@ -28,6 +28,7 @@ class Learner:
         self.policy = make_policy(spec, PolicyConfig(hidden_sizes=cfg.hidden_sizes,
                                                      ensemble_size=size))
         self.safety = SafetyClassifier(spec) if rule_cls.needs_safety else None
+        self.safety_trained = False
         self.risk_model = RiskModel(spec, seed=cfg.seed) if rule_cls.needs_risk else None
         self.train_cfg = TrainConfig(
             epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, patience=cfg.patience,
@@ -50,7 +51,7 @@ class Learner:
               record: RoundRecord | None = None) -> dict[str, float]:
         """Retrain on every label so far; return training figures."""
         obs, labels = data['obs'].astype(np.float64), data['label'].astype(np.float64)
-        self._keep_recent(data, round_index)
+        self.remember_recent(data, round_index)
         policy_rows = self._policy_rows(len(obs), round_index)
         stats = train_policy(self.policy, obs[policy_rows], labels[policy_rows], self.train_cfg,
                              device=self.cfg.device)
@@ -64,7 +65,7 @@ class Learner:
 
     def prob_unsafe(self, obs: np.ndarray) -> float:
         """Safety net's probability that the policy deviates beyond τ here (1 if untrained)."""
-        if self.safety is None or not getattr(self, '_safety_trained', False):
+        if self.safety is None or not self.safety_trained:
             return 1.0
         return float(self.safety.prob_unsafe(obs))
 
@@ -88,7 +89,8 @@ class Learner:
         """Risk of one state-action pair (0 when there is no risk model)."""
         return 0.0 if self.risk_model is None else self.risk_model.risk(obs, action)
 
-    def _keep_recent(self, data: dict[str, np.ndarray], round_index: int) -> None:
+    def remember_recent(self, data: dict[str, np.ndarray], round_index: int) -> None:
+        """Keep the round's labeled states: thresholds for the next round come from them."""
         rows = data['round'] == round_index
         if not np.any(rows):
             rows = np.ones(len(data['obs']), dtype=bool)
@@ -112,7 +114,7 @@ class Learner:
                             for p, e in zip(self.policy.act(obs), labels)])
         stats = train_classifier(self.safety, obs, targets, self.train_cfg,
                                  device=self.cfg.device)
-        self._safety_trained = True
+        self.safety_trained = True
         return {'safety_tau': tau, 'safety_unsafe_share': float(np.mean(targets)),
                 'safety_loss': float(stats.val_loss)}
 

@@ -251,8 +251,8 @@ class Run:
         if self.learner.safety is not None and safety.exists():
             self.learner.safety, _ = load_checkpoint(safety, expected_spec=self.spec,
                                                      kind='classifier')
-            self.learner._safety_trained = True
-        self.learner.train(self.dataset.arrays(), int(state['round']))
+            self.learner.safety_trained = True
+        self.learner.remember_recent(self.dataset.arrays(), int(state['round']))
         self.metrics = _read_metrics(self.dir / 'metrics.jsonl', int(state['round']))
         self.episode = int(state['episode'])
         log.info('resuming %s after round %d with %d labels', self.dir, state['round'],
