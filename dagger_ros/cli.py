@@ -162,6 +162,38 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_live(args: argparse.Namespace) -> int:
+    """The live loop over ROS 2: every node its own process, progress per round."""
+    from dagger_ros.core.live_gate import check_live_algorithm
+    from dagger_ros.live import LiveOptions, run_live
+    from dagger_ros.run import parse_set
+    check_live_algorithm(args.algorithm)
+    stamp = time.strftime('%Y%m%d-%H%M%S')
+    out = Path(args.out or f'runs/live-{args.env}-{args.algorithm}-s{args.seed}-{stamp}')
+    options = LiveOptions(out=out, env_id=args.env, algorithm=args.algorithm,
+                          rounds=args.rounds, seed=args.seed, profile=args.profile,
+                          params_files=args.params_file or [], overrides=parse_set(args.set or []),
+                          timeout_s=args.timeout, verbose=args.show_nodes)
+    return run_live(options)
+
+
+def _add_live_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--env', default='Pendulum-v1', help='gymnasium env id')
+    parser.add_argument('--algorithm', default='dagger', choices=ALGORITHM_NAMES)
+    parser.add_argument('--rounds', type=int, default=10, help='rounds after the demonstration')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--profile', default='sim', choices=['sim'],
+                        help='node graph (a human at a gamepad needs a desktop session)')
+    parser.add_argument('--params-file', action='append',
+                        help='ROS params YAML (repeatable; default config/sim.yaml)')
+    parser.add_argument('--set', action='append', metavar='NODE.PARAM=VALUE',
+                        help='one node parameter, NODE may be * (e.g. trainer.epochs=50)')
+    parser.add_argument('--out', help='output folder (default runs/live-<env>-<algo>-...)')
+    parser.add_argument('--timeout', type=float, default=900.0, help='give up after [s]')
+    parser.add_argument('--show-nodes', action='store_true',
+                        help="print the nodes' output here instead of <out>/nodes.log")
+
+
 def _add_run_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--env', help='gymnasium env id (default Pendulum-v1)')
     parser.add_argument('--seed', type=int, help='seed (default 0)')
@@ -193,6 +225,9 @@ def make_parser() -> argparse.ArgumentParser:
     compare.add_argument('--algorithms', default=','.join(DEFAULT_ALGORITHMS))
     compare.add_argument('--seeds', type=int, default=1, help='seeds per algorithm')
     compare.set_defaults(func=cmd_compare, algorithm=None)
+    live = sub.add_parser('live', help='the live loop over ROS 2 nodes on a simulation')
+    _add_live_args(live)
+    live.set_defaults(func=cmd_live)
     lister = sub.add_parser('list', help='algorithms, experts and settings')
     lister.set_defaults(func=cmd_list)
     return parser

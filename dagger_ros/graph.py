@@ -30,12 +30,17 @@ profile             world      expert                      default algorithm
 from __future__ import annotations
 
 from dataclasses import dataclass
+import hashlib
 import json
 import math
+import os
 from pathlib import Path
 import re
 import sys
+import tempfile
 from typing import Any, Iterable, Mapping, Sequence
+
+import yaml
 
 from dagger_ros.core.errors import ConfigError
 
@@ -217,11 +222,17 @@ def to_launch_kwargs(spec: NodeSpec, namespace: str,
 
 
 def to_command(spec: NodeSpec, namespace: str, params_file: str | Sequence[str],
-               python: str = sys.executable) -> list[str]:
+               python: str = sys.executable, params_dir: str | Path | None = None) -> list[str]:
     """Return the argv that starts spec as its own process.
 
     Name, namespace, params files, extra parameters and remappings are the same as those of
-    :func:`to_launch_kwargs`; respawning is the runner's job (:mod:`dagger_ros.run`).
+    :func:`to_launch_kwargs`; respawning is the runner's job (:mod:`dagger_ros.run`). The extra
+    parameters go into one more params file, keyed by the node's full name and given last,
+    as launch_ros does with a dict: a ``-p`` override would lose to a ``/**/<name>`` section of
+    the YAML, since rcl applies the more specific node key after the ``/**`` one.
+
+    Args:
+        params_dir: where that file is written (default: a folder under the temp dir).
     """
     argv = [python, '-m', spec.module, '--ros-args', '-r', f'__node:={spec.name}']
     ns = normalize_namespace(namespace)
@@ -229,11 +240,40 @@ def to_command(spec: NodeSpec, namespace: str, params_file: str | Sequence[str],
         argv += ['-r', f'__ns:=/{ns}']
     for path in _params_files(params_file):
         argv += ['--params-file', path]
-    for name, value in spec.parameters:
-        argv += ['-p', f'{name}:={format_parameter(value)}']
+    if spec.parameters:
+        argv += ['--params-file', write_overrides(spec, ns, params_dir)]
     for source, target in spec.remappings:
         argv += ['-r', f'{source}:={target}']
     return argv
+
+
+def full_name(spec: NodeSpec, namespace: str) -> str:
+    """The node's fully qualified name under namespace."""
+    ns = normalize_namespace(namespace)
+    return f'/{ns}/{spec.name}' if ns else f'/{spec.name}'
+
+
+def write_overrides(spec: NodeSpec, namespace: str, params_dir: str | Path | None = None) -> str:
+    """Write spec's extra parameters as a params file keyed by its full name; return its path.
+
+    Raises:
+        ConfigError: for a value with no ROS parameter type (see :func:`format_parameter`).
+    """
+    for _, value in spec.parameters:
+        format_parameter(value)
+    text = yaml.safe_dump({full_name(spec, namespace): {'ros__parameters': {
+        name: list(value) if isinstance(value, tuple) else value
+        for name, value in spec.parameters}}}, sort_keys=True)
+    folder = Path(params_dir) if params_dir else Path(tempfile.gettempdir()) / (
+        f'dagger_ros_params_{os.getuid()}')
+    folder.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    path = folder / f'{spec.name}-{digest}.yaml'
+    if not path.exists():
+        tmp = path.with_suffix(f'.{os.getpid()}.tmp')
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    return str(path)
 
 
 def format_parameter(value: Any) -> str:

@@ -284,7 +284,7 @@ def supervise(processes: GraphProcesses, stop: StopRequest, poll_s: float = 0.1,
     return 1 if failed else 0
 
 
-def _parse_set(items: Sequence[str]) -> dict[str, dict[str, Any]]:
+def parse_set(items: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Parse ``node.param=value`` (YAML value) items into graph overrides; node may be *."""
     overrides: dict[str, dict[str, Any]] = {}
     for item in items:
@@ -351,7 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             files = args.params_file or [graph.default_params_file('sim.yaml')]
             specs = graph.dagger_graph(args.profile, algorithm=args.algorithm,
-                                       overrides=_parse_set(args.set),
+                                       overrides=parse_set(args.set),
                                        remap=_parse_remaps(args.remap),
                                        use_sim_time=args.use_sim_time)
             namespace = graph.normalize_namespace(args.namespace)

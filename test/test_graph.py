@@ -36,9 +36,10 @@ def parse_command(argv):
     result = {'module': argv[2], 'namespace': '/', 'params_files': [], 'parameters': {},
               'remappings': []}
     flags = argv[4:]
+    overrides = {}
     for flag, value in zip(flags[::2], flags[1::2]):
-        if flag == '--params-file':
-            result['params_files'].append(value)
+        if flag == '--params-file' and 'dagger_ros_params_' in value:
+            overrides = yaml.safe_load(Path(value).read_text())
         elif flag == '-p':
             name, _, text = value.partition(':=')
             result['parameters'][name] = yaml.safe_load(text)
@@ -46,9 +47,15 @@ def parse_command(argv):
             result['name'] = value.split(':=')[1]
         elif value.startswith('__ns:='):
             result['namespace'] = value.split(':=')[1]
+        elif flag == '--params-file':
+            result['params_files'].append(value)
         else:
             assert flag == '-r', argv
             result['remappings'].append(tuple(value.split(':=')))
+    if overrides:
+        fqn = result['namespace'].rstrip('/') + '/' + result['name']
+        assert list(overrides) == [fqn], 'the overrides are keyed by the full node name'
+        result['parameters'] = overrides[fqn]['ros__parameters']
     return result
 
 
@@ -186,7 +193,7 @@ def test_default_params_file_falls_back_to_the_checkout(monkeypatch):
 def test_command_arguments_mean_to_ros_what_the_graph_says(tmp_path):
     # GIVEN a params file keyed /**/<name>, and a namespaced, remapped policy executor
     params = tmp_path / 'sim.yaml'
-    params.write_text('/**/policy_executor:\n  ros__parameters:\n    rate_hz: 20.0\n')
+    params.write_text('/**/policy_executor:\n  ros__parameters:\n    rate_hz: 20.0\n    label: from_yaml\n')
     spec = graph.dagger_graph('robot', remap={'observation': '/arm/joint_obs'},
                               overrides={'policy_executor': {'label': '1', 'tiny': 1e-12,
                                                              'sizes': [64, 32]}})[0]

@@ -15,6 +15,8 @@ from dagger_ros.core.errors import InputError
 from dagger_ros.core.spec import EnvSpec
 from dagger_ros.core.types import Event, Source
 
+UNKNOWN_DOUBT = -1.0
+"""How an unknown (NaN) doubt travels: messages carry finite numbers only; a doubt is >= 0."""
 SCALARS = ('actor', 'labeler', 'round', 'episode', 'step', 'policy_version', 'time', 'doubt',
            'event')
 
@@ -41,6 +43,8 @@ class WireSample:
 def encode_sample(sample: WireSample) -> tuple[np.ndarray, list[tuple[str, int]]]:
     """Return the flat vector and its field list."""
     scalars = [float(getattr(sample, name)) for name in SCALARS]
+    doubt = SCALARS.index('doubt')
+    scalars[doubt] = scalars[doubt] if np.isfinite(scalars[doubt]) else UNKNOWN_DOUBT
     vector = np.concatenate([sample.obs, sample.label, sample.action, scalars]).astype(np.float64)
     fields = [('obs', len(sample.obs)), ('label', len(sample.label)),
               ('action', len(sample.action))] + [(name, 1) for name in SCALARS]
@@ -72,4 +76,8 @@ def decode_sample(vector: np.ndarray, fields: list[tuple[str, int]], spec: EnvSp
         parts['obs'], parts['label'], parts['action'], Source(int(parts['actor'][0])),
         Source(int(parts['labeler'][0])), reasons[0], int(parts['round'][0]),
         int(parts['episode'][0]), int(parts['step'][0]), int(parts['policy_version'][0]),
-        float(parts['time'][0]), float(parts['doubt'][0]), Event(int(parts['event'][0])))
+        float(parts['time'][0]), _doubt(float(parts['doubt'][0])), Event(int(parts['event'][0])))
+
+
+def _doubt(value: float) -> float:
+    return float('nan') if value < 0 else value

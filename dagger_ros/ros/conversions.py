@@ -250,3 +250,53 @@ def s_to_stamp(seconds: float) -> Time:
         raise InputError(f'a stamp must be a finite time >= 0 s, got {seconds!r}')
     nanoseconds = int(round(seconds * 1e9))
     return Time(sec=nanoseconds // 1_000_000_000, nanosec=nanoseconds % 1_000_000_000)
+
+
+TAG_SEPARATOR = '='
+
+
+def tagged_msg(values: Any, label: str, tags: dict[str, float]) -> Float64MultiArray:
+    """Return a Float64MultiArray of values whose extra, empty layout dims carry numeric tags.
+
+    A tag is a dimension of size 0 labelled ``name=value``: consumers that read only ``data``
+    (ros2_control's forward command controllers, plotting tools) ignore it, while the loop's
+    nodes use it for the step sequence number, policy version and doubt.
+
+    Raises:
+        InputError: for a vector that is not 1-D, numeric and finite.
+    """
+    msg = array_to_msg(values, label)
+    for name, value in tags.items():
+        msg.layout.dim.append(MultiArrayDimension(
+            label=f'{name}{TAG_SEPARATOR}{float(value)!r}', size=0, stride=0))
+    return msg
+
+
+def msg_tags(msg: Float64MultiArray) -> dict[str, float]:
+    """Return the numeric tags of a message (see :func:`tagged_msg`); malformed ones are skipped."""
+    tags = {}
+    for dim in msg.layout.dim:
+        name, sep, text = dim.label.partition(TAG_SEPARATOR)
+        if not sep or dim.size:
+            continue
+        try:
+            tags[name] = float(text)
+        except ValueError:
+            continue
+    return tags
+
+
+def bundle_to_msg(data: bytes, fields: Sequence[tuple[str, int]]) -> Any:
+    """Return a std_msgs/UInt8MultiArray of packed bytes whose dims name each part."""
+    from std_msgs.msg import UInt8MultiArray
+    msg = UInt8MultiArray()
+    msg.layout.dim = [MultiArrayDimension(label=label, size=int(size), stride=int(size))
+                      for label, size in fields]
+    msg.data = array.array('B', data)
+    return msg
+
+
+def msg_to_bundle(msg: Any) -> tuple[bytes, list[tuple[str, int]]]:
+    """Inverse of :func:`bundle_to_msg`: the bytes and the (label, size) of each part."""
+    fields = [(dim.label, int(dim.size)) for dim in msg.layout.dim]
+    return bytes(msg.data), fields

@@ -84,6 +84,15 @@ Each event matters on its own, unlike a control value that the next one supersed
 is deep enough for a burst; they are rare, so depth 100 never fills in practice.
 """
 
+QUERIES = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST, depth=1000,
+    reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE,
+    liveliness=LivelinessPolicy.AUTOMATIC)
+"""Label queries and their answers: RELIABLE, KEEP_LAST 1000, VOLATILE.
+
+A budgeted round sends its whole budget at once; a deep queue keeps the burst whole.
+"""
+
 LATCHED = QoSProfile(
     history=HistoryPolicy.KEEP_LAST, depth=1,
     reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL,
@@ -106,7 +115,9 @@ BY_TOPIC: dict[str, QoSProfile] = {
     topics.EXPERT_ACTION: COMMAND,
     topics.GATE_DECISION: COMMAND,
     topics.EPISODE: EVENTS,
-    topics.EXPERT_QUERY: EVENTS,
+    topics.EXPERT_QUERY: QUERIES,
+    topics.EXPERT_ANSWER: QUERIES,
+    topics.GATE_ROUND: EVENTS,
     topics.LABELS: LABELS,
     topics.WEIGHTS: LATCHED,
     topics.TRAINER_PROGRESS: LATCHED,

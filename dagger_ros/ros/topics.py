@@ -21,8 +21,12 @@ EXPERT_ACTION = 'expert/action'
 """The expert's action (scripted expert or a human on a gamepad)."""
 EXPERT_QUERY = 'expert/query'
 """Observations the gate asks the expert to label (budgeted or asynchronous labelling)."""
+EXPERT_ANSWER = 'expert/answer'
+"""The expert's labels of queried observations, each tagged with its query id."""
 GATE_DECISION = 'gate/decision'
 """Who drives and whether the step is labelled, one per control step."""
+GATE_ROUND = 'gate/round'
+"""One summary per finished round: steps, labels, expert share, switches; the trainer retrains."""
 LABELS = 'labels'
 """Labelled samples for the aggregated dataset; none may be lost."""
 WEIGHTS = 'policy/weights'
@@ -37,7 +41,8 @@ CLOCK = '/clock'
 """Simulated time; the one absolute name (ROS 2's use_sim_time reads exactly /clock)."""
 
 RELATIVE = (OBSERVATION, REWARD, EPISODE, COMMAND, POLICY_ACTION, POLICY_DOUBT, EXPERT_ACTION,
-            EXPERT_QUERY, GATE_DECISION, LABELS, WEIGHTS, TRAINER_PROGRESS, ESTOP, JOY)
+            EXPERT_QUERY, EXPERT_ANSWER, GATE_DECISION, GATE_ROUND, LABELS, WEIGHTS,
+            TRAINER_PROGRESS, ESTOP, JOY)
 """Every relative topic name above."""
 ALL = RELATIVE + (CLOCK,)
 """Every topic name above, /clock included."""
