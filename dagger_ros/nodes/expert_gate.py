@@ -120,6 +120,9 @@ class ExpertGate(Node):
         self._make_publishers()
         self._make_subscriptions()
         self.timer = self.create_timer(1.0 / self.cfg.rate_hz, self.on_timer)
+        self.silent_since_decision = False
+        if self.cfg.mode == 'realtime':
+            self.watchdog = self.create_timer(0.25 / self.cfg.rate_hz, self.on_watchdog)
         self.get_logger().info(f'{self.run_cfg.algorithm} gate, {self.cfg.mode} mode, '
                                f'round 0: {self.run_cfg.demo_steps} demonstration steps')
 
@@ -255,6 +258,35 @@ class ExpertGate(Node):
         elif now_s(self) - self.obs.received_s > self.cfg.lockstep_timeout_s:
             self.decide()  # whatever is missing becomes the fallback
 
+    def silent_input(self) -> str:
+        """Realtime: which needed input went silent ('' when none did)."""
+        now = now_s(self)
+        timeout = self.safety.stale_timeout_s
+        if self.obs is None or is_stale(now, self.obs.received_s, timeout):
+            return 'observation_silent'
+        if self.gate.needs_policy and self._fresh(self.policy, None) is None:
+            return 'policy_silent'
+        if self.gate.needs_expert and self._fresh(self.expert, None) is None:
+            return 'expert_silent'
+        return ''
+
+    def on_watchdog(self) -> None:
+        """Realtime, four times per period: command the fallback as soon as an input dies.
+
+        With stale_timeout_s = 1.5 periods the fallback goes out at most 1.75 periods after the
+        last message of a silent input, inside the two-period bound, instead of at the next
+        control tick.
+        """
+        reason = self.silent_input()
+        if not reason or self.silent_since_decision:
+            return
+        self.silent_since_decision = True
+        self.last_command = self.gate.fallback(now_s(self), self.estopped)
+        self._publish_command(self.last_command, -1.0)
+        values = [0.0, 0.0, -1.0, float(self.gate.round_index)]
+        fields = [('actor', 1), ('labeled', 1), ('seq', 1), ('round', 1), (f'reason:{reason}', 0)]
+        self.decision_pub.publish(fields_to_msg(values, fields))
+
     def holding_for_round(self) -> bool:
         """Between rounds: start the next one now, or (lockstep sync) once its policy runs."""
         if not self.gate.awaiting_round:
@@ -300,6 +332,7 @@ class ExpertGate(Node):
                               policy_input, None if expert is None else expert.values, now,
                               self.estopped)
         self.decided_seq = seq
+        self.silent_since_decision = step.actor == 0
         self.last_command = step.command
         self._publish_command(step.command, seq)
         self._publish_step(step, seq)

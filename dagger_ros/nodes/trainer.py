@@ -92,9 +92,11 @@ class Trainer(Node):
         self.dirty = False
         self.duplicates = 0
         self.rounds: dict[int, dict[str, float]] = {}
-        self.per_round: dict[int, int] = {}
+        self.per_round = {int(r): int(n) for r, n in zip(
+            *np.unique(self.dataset.arrays()['round'], return_counts=True))}
         self.round_seen_s: dict[int, float] = {}
         self.queued: int | None = None
+        self.trained_round = -1
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self._job: concurrent.futures.Future | None = None
         self.baselines: tuple[float, float] | None = None
@@ -129,7 +131,8 @@ class Trainer(Node):
             self.get_logger().info(f'new run in {self.dir} ({len(self.dataset)} samples)')
             return
         try:
-            self.learner.policy = load_checkpoint(path, self.spec)[0]
+            self.learner.policy, meta = load_checkpoint(path, self.spec)
+            self.trained_round = int(meta.get('extra', {}).get('round', -1))
             safety = latest_checkpoint(self.dir / 'checkpoints', 'safety')
             if safety is not None and self.learner.safety is not None:
                 self.learner.safety = load_checkpoint(safety, self.spec)[0]
@@ -138,7 +141,8 @@ class Trainer(Node):
             self.get_logger().error(f'cannot resume from {path}: {err}; starting afresh')
             return
         self.get_logger().info(f'resumed: {len(self.dataset)} samples, policy version '
-                               f'{self.learner.version} from {path.name}')
+                               f'{self.learner.version} of round {self.trained_round} from '
+                               f'{path.name}')
         self.publish_weights({'resumed': 1})
 
     # -- labels ------------------------------------------------------------------------------
@@ -153,7 +157,6 @@ class Trainer(Node):
         key = _key(sample.round, sample.episode, sample.step, sample.reason)
         if key in self.keys:
             self.duplicates += 1
-            self.per_round[sample.round] = self.per_round.get(sample.round, 0) + 1
             return
         self.append(sample)
         self.keys.add(key)
@@ -184,6 +187,8 @@ class Trainer(Node):
             return
         summary = {name: float(value) for (name, _), value in zip(fields, vector)}
         round_index = int(summary['round'])
+        if round_index <= self.trained_round:
+            return  # re-sent to a restarted trainer; its checkpoint covers it
         self.rounds[round_index] = summary
         self.round_seen_s[round_index] = now_s(self)
         self.queued = round_index if self.queued is None else max(self.queued, round_index)
@@ -278,6 +283,7 @@ class Trainer(Node):
 
     def finish_round(self, row: dict[str, Any]) -> None:
         """Publish the new weights, the progress and the metrics row."""
+        self.trained_round = max(self.trained_round, int(row['round']))
         gate = self.rounds.get(int(row['round']), {})
         steps = gate.get('steps', 0.0)
         row['expert_share'] = gate.get('expert_steps', 0.0) / steps if steps else float('nan')

@@ -93,6 +93,17 @@ QUERIES = QoSProfile(
 A budgeted round sends its whole budget at once; a deep queue keeps the burst whole.
 """
 
+ROUNDS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST, depth=100,
+    reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL,
+    liveliness=LivelinessPolicy.AUTOMATIC)
+"""Round summaries: RELIABLE, KEEP_LAST 100, TRANSIENT_LOCAL.
+
+A trainer that restarts gets the summaries it missed while down, and retrains for the newest
+round its last checkpoint does not cover; the gate would otherwise wait for a version that
+never comes.
+"""
+
 LATCHED = QoSProfile(
     history=HistoryPolicy.KEEP_LAST, depth=1,
     reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL,
@@ -117,7 +128,7 @@ BY_TOPIC: dict[str, QoSProfile] = {
     topics.EPISODE: EVENTS,
     topics.EXPERT_QUERY: QUERIES,
     topics.EXPERT_ANSWER: QUERIES,
-    topics.GATE_ROUND: EVENTS,
+    topics.GATE_ROUND: ROUNDS,
     topics.LABELS: LABELS,
     topics.WEIGHTS: LATCHED,
     topics.TRAINER_PROGRESS: LATCHED,
