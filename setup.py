@@ -94,6 +94,13 @@ setup(
     entry_points={
         'console_scripts': [
             'dagger-ros = dagger_ros.cli:main',
+            'dagger-ros-live = dagger_ros.run:main',
+            'sim_bridge_node = dagger_ros.nodes.sim_bridge:main',
+            'policy_executor_node = dagger_ros.nodes.policy_executor:main',
+            'scripted_expert_node = dagger_ros.nodes.scripted_expert:main',
+            'expert_gate_node = dagger_ros.nodes.expert_gate:main',
+            'trainer_node = dagger_ros.nodes.trainer:main',
+            'gamepad_node = dagger_ros.nodes.gamepad:main',
         ],
     },
 )

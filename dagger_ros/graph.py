@@ -232,6 +232,10 @@ def to_command(spec: NodeSpec, namespace: str, params_file: str | Sequence[str],
     the YAML, since rcl applies the more specific node key after the ``/**`` one.
 
     Args:
+        spec: the node.
+        namespace: namespace of the node ('' for none).
+        params_file: params YAML file(s), in order (later ones win).
+        python: the interpreter that runs the node.
         params_dir: where that file is written (default: a folder under the temp dir).
     """
     argv = [python, '-m', spec.module, '--ros-args', '-r', f'__node:={spec.name}']

@@ -18,7 +18,7 @@ from pathlib import Path
 import signal
 import sys
 import time
-from typing import Any, IO, Sequence
+from typing import Any, IO
 
 from dagger_ros import graph, run
 

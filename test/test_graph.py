@@ -193,7 +193,8 @@ def test_default_params_file_falls_back_to_the_checkout(monkeypatch):
 def test_command_arguments_mean_to_ros_what_the_graph_says(tmp_path):
     # GIVEN a params file keyed /**/<name>, and a namespaced, remapped policy executor
     params = tmp_path / 'sim.yaml'
-    params.write_text('/**/policy_executor:\n  ros__parameters:\n    rate_hz: 20.0\n    label: from_yaml\n')
+    params.write_text('/**/policy_executor:\n  ros__parameters:\n    rate_hz: 20.0\n'
+                      '    label: from_yaml\n')
     spec = graph.dagger_graph('robot', remap={'observation': '/arm/joint_obs'},
                               overrides={'policy_executor': {'label': '1', 'tiny': 1e-12,
                                                              'sizes': [64, 32]}})[0]

@@ -140,3 +140,12 @@ def test_launch_file_compiles_and_defines_generate_launch_description(launch_fil
     compile(tree, launch_file, 'exec')
     functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     assert 'generate_launch_description' in functions
+
+
+def test_colcon_installs_every_node_of_the_graph(colcon_prefix):
+    from dagger_ros import graph
+    roles = {spec.executable for profile in graph.PROFILES
+             for spec in graph.dagger_graph(profile)}
+    for executable in sorted(roles):
+        exe = colcon_prefix / 'lib' / 'dagger_ros' / executable
+        assert exe.is_file() and os.access(exe, os.X_OK), executable

@@ -155,7 +155,9 @@ class LiveGate:
         self.uses_queries = cfg.algorithm in QUERY_ALGORITHMS
         self._expert_now: np.ndarray | None = None
         self.demo = Rule(cfg, spec, self._expert)
-        if rule_cls is HGDAggerRule:
+        if self.uses_queries:  # the policy drives; the queries are the gate's own work
+            self.rule = Rule(cfg, spec, self._expert)
+        elif rule_cls is HGDAggerRule:
             self.rule = HGDAggerRule(cfg, spec, self._expert, human)
         else:
             self.rule = rule_cls(cfg, spec, self._expert)
@@ -210,7 +212,8 @@ class LiveGate:
 
         Args:
             obs: the current observation (already checked).
-            episode, step: where the observation was met.
+            episode: the episode the observation belongs to.
+            step: its step within the episode.
             policy: the executor's fresh output for obs, or None when silent/stale/invalid.
             expert: the expert's fresh action for obs, or None.
             now_s: the node's clock, for rate limits and sample times.

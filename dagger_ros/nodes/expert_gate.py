@@ -18,8 +18,8 @@ command at once and until a False arrives.
 from __future__ import annotations
 
 import concurrent.futures
-import traceback
 from dataclasses import dataclass, field
+import traceback
 from typing import Any
 
 import numpy as np

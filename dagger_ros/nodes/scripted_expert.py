@@ -16,10 +16,10 @@ from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray
 
 from dagger_ros.core.errors import ConfigError, DaggerError, InputError
+from dagger_ros.core.evaluation import make_env
 from dagger_ros.core.experts import make_expert
 from dagger_ros.core.experts.policy_file import PolicyFileExpert
 from dagger_ros.core.spec import EnvSpec
-from dagger_ros.core.evaluation import make_env
 from dagger_ros.nodes.common import (
     main_for, now_s, read_vector, single_threaded_torch, Throttle, warn_bad_input)
 from dagger_ros.ros import qos, topics

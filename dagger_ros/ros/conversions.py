@@ -273,7 +273,7 @@ def tagged_msg(values: Any, label: str, tags: dict[str, float]) -> Float64MultiA
 
 
 def msg_tags(msg: Float64MultiArray) -> dict[str, float]:
-    """Return the numeric tags of a message (see :func:`tagged_msg`); malformed ones are skipped."""
+    """Return the numeric tags of a message (see :func:`tagged_msg`); skip malformed ones."""
     tags = {}
     for dim in msg.layout.dim:
         name, sep, text = dim.label.partition(TAG_SEPARATOR)

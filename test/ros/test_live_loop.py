@@ -137,8 +137,8 @@ def commands_after(probe, t):
 
 
 def decisions_after(probe, t):
-    return [(item.time_s, fields(item.msg), item.msg) for item in probe.received[topics.GATE_DECISION]
-            if item.time_s > t]
+    return [(item.time_s, fields(item.msg), item.msg)
+            for item in probe.received[topics.GATE_DECISION] if item.time_s > t]
 
 
 def reason(msg):
