@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import json
 import os
 from pathlib import Path
+import threading
 import time
 from typing import Any
 
@@ -218,6 +219,7 @@ class Trainer(Node):
 
     def train(self, data: dict[str, np.ndarray], round_index: int) -> dict[str, Any]:
         """Worker thread: retrain, score and checkpoint; return the round's metrics row."""
+        lower_thread_priority()
         start = time.monotonic()
         figures = self.learner.train(data, round_index)
         row: dict[str, Any] = {'round': round_index, 'labels': int(len(data['obs'])),
@@ -318,6 +320,20 @@ class Trainer(Node):
         self.dataset.flush(fsync=True)
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.dataset.close()
+
+
+TRAINING_NICENESS = 10
+"""Niceness of the training thread: on a robot's few cores, control comes first."""
+
+
+def lower_thread_priority() -> None:
+    """Make the calling thread yield the CPU to the control path (Linux: per-thread nice)."""
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        if current < TRAINING_NICENESS:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), TRAINING_NICENESS)
+    except (AttributeError, OSError):  # not Linux, or not permitted: train at normal priority
+        pass
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

@@ -1,0 +1,254 @@
+"""Live loop: observation -> command through the real node graph against a bare rclpy echo.
+
+The benchmark process plays the robot. It publishes observations and waits for the command
+that answers each one (matched by its seq tag), through the policy executor, the scripted
+expert and the expert gate, each its own process over DDS (DAgger after the demonstration
+round: the gate waits for the policy's action and the expert's label of every observation).
+The baseline, measured in the same run, is a bare rclpy echo process answering the same
+message on the same QoS. Reported:
+
+* closed-loop round trip p50/p99/max and the highest closed-loop rate (one observation in
+  flight, the next sent when the command arrives);
+* at fixed rates (100, 500, 1000 Hz, timer-driven like hardware): missed deadlines, i.e. the
+  command for an observation not back before the next observation is due;
+* the same with the trainer retraining in the background (a round every 200 steps).
+
+    .venv/bin/python bench/bench_live.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+from pathlib import Path
+import signal
+import sys
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
+from common import write_results  # noqa: E402
+
+OBS = [0.9, 0.1, -0.3]
+
+
+class Robot:
+    """The benchmark's node: sends observations, times the commands that answer them."""
+
+    def __init__(self, context: Any, send_topic: str, reply_topic: str) -> None:
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.node import Node
+        from std_msgs.msg import Float64MultiArray
+
+        from dagger_ros.ros import qos, topics
+        self.node = Node('bench_robot', context=context)
+        self.executor = SingleThreadedExecutor(context=context)
+        self.executor.add_node(self.node)
+        self.pub = self.node.create_publisher(Float64MultiArray, send_topic,
+                                              qos.for_topic(topics.OBSERVATION))
+        self.node.create_subscription(Float64MultiArray, reply_topic, self.on_reply,
+                                      qos.for_topic(topics.COMMAND))
+        self.sent: dict[int, float] = {}
+        self.back: dict[int, float] = {}
+        self.seq = 0
+
+    def on_reply(self, msg: Any) -> None:
+        from dagger_ros.ros.conversions import msg_tags
+        seq = msg_tags(msg).get('seq')
+        if seq is not None and int(seq) in self.sent and int(seq) not in self.back:
+            self.back[int(seq)] = time.perf_counter()
+
+    def send(self) -> int:
+        from dagger_ros.ros.conversions import tagged_msg
+        self.seq += 1
+        msg = tagged_msg(OBS, 'observation', {'seq': self.seq, 'episode': 0,
+                                              'step': self.seq})
+        self.sent[self.seq] = time.perf_counter()
+        self.pub.publish(msg)
+        return self.seq
+
+    def wait_reply(self, seq: int, timeout_s: float) -> bool:
+        deadline = time.perf_counter() + timeout_s
+        while seq not in self.back and time.perf_counter() < deadline:
+            self.executor.spin_once(timeout_sec=0.005)
+        return seq in self.back
+
+    def closed_loop(self, count: int, warmup: int = 50) -> dict[str, float]:
+        """Round trips with one observation in flight."""
+        for _ in range(warmup):
+            self.wait_reply(self.send(), 2.0)
+        rtts, start, lost = [], time.perf_counter(), 0
+        for _ in range(count):
+            seq = self.send()
+            if self.wait_reply(seq, 1.0):
+                rtts.append(self.back[seq] - self.sent[seq])
+            else:
+                lost += 1
+        elapsed = time.perf_counter() - start
+        ms = np.array(rtts) * 1e3
+        return {'p50_ms': float(np.percentile(ms, 50)), 'p99_ms': float(np.percentile(ms, 99)),
+                'max_ms': float(ms.max()), 'lost': lost, 'closed_loop_hz': count / elapsed}
+
+    def fixed_rate(self, rate_hz: float, seconds: float) -> dict[str, float]:
+        """Observations at rate_hz; a miss is a command not back within one period."""
+        period = 1.0 / rate_hz
+        first = self.seq + 1
+        start = time.perf_counter()
+        due = start
+        while due - start < seconds:
+            while time.perf_counter() < due:
+                self.executor.spin_once(timeout_sec=max(0.0, due - time.perf_counter()))
+            self.send()
+            due += period
+        end = time.perf_counter() + 0.2
+        while time.perf_counter() < end:
+            self.executor.spin_once(timeout_sec=0.01)
+        seqs = range(first, self.seq + 1)
+        late = [s for s in seqs if self.back.get(s, np.inf) - self.sent[s] > period]
+        sent = len(seqs)
+        actual = sent / max(self.sent[self.seq] - self.sent[first], 1e-9)
+        return {'rate_hz': rate_hz, 'sent': sent, 'achieved_send_hz': actual,
+                'missed': len(late), 'missed_share': len(late) / sent}
+
+    def wait_ready(self, timeout_s: float) -> bool:
+        """Until an observation is answered (the far side is up and past its first round)."""
+        deadline = time.perf_counter() + timeout_s
+        while time.perf_counter() < deadline:
+            if self.wait_reply(self.send(), 0.5):
+                return True
+        return False
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+
+
+def echo_main() -> int:
+    """The bare baseline: answer every 'ping' on 'pong', tags and data unchanged."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from std_msgs.msg import Float64MultiArray
+
+    from dagger_ros.ros import qos, topics
+    rclpy.init()
+    node = Node('bench_echo')
+    pub = node.create_publisher(Float64MultiArray, 'pong', qos.for_topic(topics.COMMAND))
+    node.create_subscription(Float64MultiArray, 'ping', pub.publish,
+                             qos.for_topic(topics.OBSERVATION))
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    with contextlib.suppress(KeyboardInterrupt):
+        executor.spin()
+    return 0
+
+
+def _echo(domain_id: int) -> Any:
+    import subprocess
+    env = {**os.environ, 'ROS_DOMAIN_ID': str(domain_id)}
+    return subprocess.Popen([sys.executable, __file__, '--echo'], env=env,
+                            start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def _graph(domain_id: int, run_dir: Path, with_trainer: bool) -> Any:
+    from dagger_ros import graph, run
+    settings = {'demo_steps': 1, 'steps_per_round': 200 if with_trainer else 10 ** 9,
+                'rounds': 10 ** 6, 'sync_rounds': False, 'lockstep_timeout_s': 1.0,
+                'epochs': 1000, 'max_updates': 100000, 'eval_episodes': 1}
+    overrides = {'*': settings, 'trainer': {'run_dir': str(run_dir), 'evaluate': False}}
+    wanted = {'policy_executor', 'scripted_expert', 'expert_gate'}
+    wanted |= {'trainer'} if with_trainer else set()
+    specs = [spec for spec in graph.dagger_graph('sim', overrides=overrides)
+             if spec.name in wanted]
+    return run.start_graph(specs, '', [graph.default_params_file('sim.yaml')], domain_id,
+                           command=lambda spec, ns, files: graph.to_command(
+                               spec, ns, files, params_dir=run_dir / 'params'),
+                           sink=io.StringIO())
+
+
+def measure(kind: str, rates: list[float], count: int, seconds: float) -> dict[str, Any]:
+    """One configuration: 'echo', 'graph' or 'graph+training'."""
+    from dagger_ros.ros.testing import claim_domain_id, private_context
+    with contextlib.ExitStack() as stack:
+        domain_id = stack.enter_context(claim_domain_id())
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        if kind == 'echo':
+            proc = _echo(domain_id)
+            stack.callback(lambda: (os.killpg(proc.pid, signal.SIGINT), proc.wait(10)))
+            send, reply = 'ping', 'pong'
+        else:
+            processes = _graph(domain_id, tmp / 'run', kind == 'graph+training')
+            stack.callback(lambda: processes.stop(signal.SIGINT, 10.0))
+            send, reply = 'observation', 'command'
+        context = stack.enter_context(private_context(domain_id))
+        robot = Robot(context, send, reply)
+        stack.callback(robot.close)
+        if not robot.wait_ready(90.0):
+            raise RuntimeError(f'{kind}: no reply within 90 s')
+        if kind == 'graph+training':
+            time.sleep(3.0)  # let the first retraining start
+        result = {'kind': kind, 'closed_loop': robot.closed_loop(count)}
+        result['rates'] = [robot.fixed_rate(rate, seconds) for rate in rates]
+        return result
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    """Readable lines of every configuration, then the ratios the targets are about."""
+    lines = [f"{'configuration':<16}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'loop Hz':>9}"
+             + ''.join(f"{'miss@' + str(int(r['rate_hz'])):>11}" for r in results[0]['rates'])]
+    for res in results:
+        c = res['closed_loop']
+        lines.append(f"{res['kind']:<16}{c['p50_ms']:8.2f}{c['p99_ms']:8.2f}{c['max_ms']:8.1f}"
+                     f"{c['closed_loop_hz']:9.0f}"
+                     + ''.join(f"{r['missed']:>6}/{r['sent']:<4}" for r in res['rates']))
+    by_kind = {res['kind']: res['closed_loop'] for res in results}
+    ratios = targets(by_kind)
+    lines += [f'{name}: {value:.2f}' for name, value in ratios.items()]
+    return '\n'.join(lines)
+
+
+def targets(by_kind: dict[str, dict[str, float]]) -> dict[str, float]:
+    """p99 of the graph over the echo's, and with training over without (targets 1.5, 1.2)."""
+    ratios = {}
+    if 'graph' in by_kind and 'echo' in by_kind:
+        ratios['graph_p99_over_echo_p99'] = by_kind['graph']['p99_ms'] / by_kind['echo']['p99_ms']
+        ratios['graph_p50_over_echo_p50'] = by_kind['graph']['p50_ms'] / by_kind['echo']['p50_ms']
+    if 'graph+training' in by_kind and 'graph' in by_kind:
+        ratios['training_p99_over_idle_p99'] = (by_kind['graph+training']['p99_ms']
+                                                / by_kind['graph']['p99_ms'])
+    return ratios
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure echo, graph and graph+training; write bench/results/<name>.{json,txt}."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--quick', action='store_true', help='fewer round trips, 2 s per rate')
+    parser.add_argument('--echo', action='store_true', help=argparse.SUPPRESS)
+    parser.add_argument('--name', default='live')
+    args = parser.parse_args(argv)
+    if args.echo:
+        return echo_main()
+    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    count, seconds = (300, 2.0) if args.quick else (2000, 5.0)
+    rates = [100.0, 500.0, 1000.0]
+    results = []
+    for kind in ('echo', 'graph', 'graph+training'):
+        results.append(measure(kind, rates, count, seconds))
+        print(f'{kind}: done', flush=True)
+    text = table(results)
+    by_kind = {res['kind']: res['closed_loop'] for res in results}
+    write_results(args.name, {'results': results, 'targets': targets(by_kind),
+                              'quick': args.quick}, text)
+    print(text)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
