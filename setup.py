@@ -101,6 +101,7 @@ setup(
             'expert_gate_node = dagger_ros.nodes.expert_gate:main',
             'trainer_node = dagger_ros.nodes.trainer:main',
             'gamepad_node = dagger_ros.nodes.gamepad:main',
+            'adapter_node = dagger_ros.nodes.adapter:main',
         ],
     },
 )

@@ -134,7 +134,7 @@ def _topic_qos(topic: str, given: QoSProfile | None, deep: bool) -> QoSProfile:
     Depth is not part of QoS matching, so a deeper queue connects to the same publishers and
     lets the probe record every message instead of only the newest.
     """
-    profile = given or qos.BY_TOPIC.get(topic.lstrip('/'), qos.EVENTS)
+    profile = given or qos.BY_TOPIC.get(topic, qos.BY_TOPIC.get(topic.lstrip('/'), qos.EVENTS))
     if deep:
         profile = copy.copy(profile)
         profile.depth = max(profile.depth, 1000)

@@ -86,3 +86,78 @@ def test_executor_swaps_checked_weights_and_refuses_foreign_ones(ros_ctx, execut
     probe.publish(topics.WEIGHTS, bundle_to_msg(*pack_bundle({'policy': other})))
     for seq in range(10, 20):
         assert act(seq)['version'] == 3
+
+
+def test_adapter_turns_joint_states_into_observations_and_commands_into_twists(
+        ros_ctx, executor):
+    from geometry_msgs.msg import TwistStamped
+    from sensor_msgs.msg import JointState
+
+    from dagger_ros.nodes.adapter import Adapter
+    node = Adapter(context=ros_ctx, parameter_overrides=[
+        Parameter('joint_names', value=['j2', 'j1']),
+        Parameter('twist_fields', value=['linear.x', 'angular.z']),
+        Parameter('twist_stamped', value=True)])
+    probe = Probe(ros_ctx, publishes={'joint_states': JointState,
+                                      topics.COMMAND: Float64MultiArray},
+                  collects={topics.OBSERVATION: Float64MultiArray, 'cmd_vel': TwistStamped})
+    for n in (node, probe):
+        executor.add_node(n)
+    assert spin_until(executor, probe.is_connected, 10)
+    # latest-value topics (depth 1): one message at a time
+    probe.publish('joint_states', JointState(name=['j1', 'j2', 'j3'], position=[1.0, 2.0, 3.0],
+                                             velocity=[0.1, 0.2, 0.3]))
+    assert spin_until(executor, lambda: probe.count(topics.OBSERVATION), 5)
+    probe.publish(topics.COMMAND, tagged_msg([0.5, -0.25], 'command', {'seq': 3}))
+    assert spin_until(executor, lambda: probe.count('cmd_vel'), 5)
+    # a joint missing and a wrong-size command are dropped, not relayed
+    probe.publish('joint_states', JointState(name=['j1'], position=[1.0], velocity=[0.1]))
+    spin_until(executor, lambda: False, 0.3)
+    probe.publish(topics.COMMAND, tagged_msg([0.5], 'command', {}))
+    spin_until(executor, lambda: False, 0.3)
+    assert [list(m.data) for m in probe.messages(topics.OBSERVATION)] == [[2.0, 1.0, 0.2, 0.1]]
+    twists = probe.messages('cmd_vel')
+    assert len(twists) == 1
+    assert (twists[0].twist.linear.x, twists[0].twist.angular.z) == (0.5, -0.25)
+
+
+def test_sim_bridge_publishes_sim_time_on_clock_in_realtime(ros_ctx, executor):
+    from rosgraph_msgs.msg import Clock
+
+    from dagger_ros.nodes.sim_bridge import SimBridge
+    node = SimBridge(context=ros_ctx, parameter_overrides=[
+        Parameter('mode', value='realtime'), Parameter('rate_hz', value=100.0),
+        Parameter('publish_clock', value=True)])
+    probe = Probe(ros_ctx, collects={'/clock': Clock, topics.OBSERVATION: Float64MultiArray})
+    for n in (node, probe):
+        executor.add_node(n)
+    assert spin_until(executor, lambda: probe.count('/clock') >= 20, 10)
+    stamps = [m.clock.sec + 1e-9 * m.clock.nanosec for m in probe.messages('/clock')]
+    steps = np.diff(stamps)
+    assert np.all(steps > 0) and np.allclose(steps[steps < 0.015], 0.01)
+    seqs = [msg_tags(m)['seq'] for m in probe.messages(topics.OBSERVATION)]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    node.shutdown()
+
+
+def test_scripted_expert_answers_queries_only_in_on_query_mode(ros_ctx, executor):
+    from dagger_ros.core.experts import make_expert
+    from dagger_ros.nodes.scripted_expert import ScriptedExpertNode
+    node = ScriptedExpertNode(context=ros_ctx, parameter_overrides=[
+        Parameter('answer_mode', value='on_query')])
+    probe = Probe(ros_ctx, publishes={topics.OBSERVATION: Float64MultiArray,
+                                      topics.EXPERT_QUERY: Float64MultiArray},
+                  collects={topics.EXPERT_ACTION: Float64MultiArray,
+                            topics.EXPERT_ANSWER: Float64MultiArray})
+    for n in (node, probe):
+        executor.add_node(n)
+    assert spin_until(executor, lambda: probe.is_connected() or all(
+        s.get_publisher_count() for s in probe._subs[1:]), 10)
+    obs = [0.6, 0.8, -1.0]
+    probe.publish(topics.OBSERVATION, tagged_msg(obs, 'observation', {'seq': 1}))
+    probe.publish(topics.EXPERT_QUERY, tagged_msg(obs, 'observation', {'query': 7}))
+    assert spin_until(executor, lambda: probe.count(topics.EXPERT_ANSWER), 5)
+    answer = probe.last(topics.EXPERT_ANSWER)
+    assert msg_tags(answer) == {'query': 7.0}
+    assert list(answer.data) == pytest.approx(make_expert('Pendulum-v1')(np.array(obs)))
+    assert probe.count(topics.EXPERT_ACTION) == 0
