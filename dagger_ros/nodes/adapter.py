@@ -22,7 +22,7 @@ from dagger_ros.nodes.common import main_for, Throttle, warn_bad_input
 from dagger_ros.ros import qos, topics
 from dagger_ros.ros.conversions import (
     action_to_twist, action_to_twist_stamped, array_to_msg, check_twist_mapping,
-    joint_state_to_obs, JOINT_FIELDS, msg_to_array)
+    JOINT_FIELDS, joint_state_to_obs, msg_to_array)
 from dagger_ros.ros.params import declare_config
 
 
