@@ -185,6 +185,8 @@ def dagger_graph(profile: str = 'sim', algorithm: str | None = None,
         params: dict[str, Any] = {'use_sim_time': bool(use_sim_time)}
         if role in _USES_ALGORITHM:
             params['algorithm'] = algorithm or chosen.algorithm
+        if role == 'expert_gate' and chosen.expert == 'human':
+            params['human_input'] = 'joy'  # the gamepad node feeds the gate
         params.update(overrides.get('*', {}))
         params.update(overrides.get(role, {}))
         specs.append(NodeSpec(executable=f'{role}_node', name=role, parameters_key=role,

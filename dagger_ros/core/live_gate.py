@@ -11,7 +11,7 @@ the expert about. The ROS node only converts messages and keeps time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import logging
 from typing import Any
 
@@ -154,6 +154,7 @@ class LiveGate:
         self.learner = learner or Learner(spec, cfg, rule_cls)
         self.uses_queries = cfg.algorithm in QUERY_ALGORITHMS
         self._expert_now: np.ndarray | None = None
+        self.human_gated = human is not None
         self.demo = Rule(cfg, spec, self._expert)
         if self.uses_queries:  # the policy drives; the queries are the gate's own work
             self.rule = Rule(cfg, spec, self._expert)
@@ -161,8 +162,13 @@ class LiveGate:
             self.rule = HGDAggerRule(cfg, spec, self._expert, human)
         else:
             self.rule = rule_cls(cfg, spec, self._expert)
+        if self.human_gated:  # a person demonstrates by taking over, from the first step on
+            self.demo = self.rule
         self.round_index = 0
         self.awaiting_round = False
+        self._last_actor = Source.NONE
+        self._handover_from: np.ndarray | None = None
+        self._handover_left = 0
         self._tally = _RoundTally()
         self._episode: int | None = None
         self._previous: np.ndarray | None = None
@@ -185,12 +191,14 @@ class LiveGate:
 
     @property
     def needs_policy(self) -> bool:
-        """The policy's action is needed for this step (not in the demonstration round)."""
-        return self.round_index > 0
+        """The policy's action is needed (after the demonstration round, or a person gates)."""
+        return self.round_index > 0 or self.human_gated
 
     @property
     def needs_expert(self) -> bool:
         """The expert's per-step action may be needed for this step."""
+        if self.human_gated:
+            return False
         return self.round_index == 0 or not self.uses_queries
 
     @property
@@ -224,6 +232,7 @@ class LiveGate:
             self.active_rule.begin_episode()
         self._expert_now = expert
         outcome, reason = self._decide(obs, policy)
+        outcome = self._smooth_handover(outcome)
         dt = 0.0 if self._previous_time is None else now_s - self._previous_time
         wanted = None if outcome is None else outcome.action
         safe = make_safe(wanted, self._previous, self.spec, self.safety, dt, estopped)
@@ -257,6 +266,26 @@ class LiveGate:
             return self.active_rule.step(obs, view), ''
         except ExpertUnavailable:
             return None, 'expert_silent'
+
+    def _smooth_handover(self, outcome: StepOutcome | None) -> StepOutcome | None:
+        """After a person releases the takeover, blend from their last command to the policy.
+
+        The command moves in handover_steps equal steps instead of jumping; the steps are not
+        labeled (the person no longer drives).
+        """
+        steps = self.safety.handover_steps
+        actor = Source.NONE if outcome is None else outcome.actor
+        if actor == Source.POLICY and self._last_actor == Source.HUMAN and steps:
+            self._handover_from, self._handover_left = self._previous, steps
+        if actor != Source.POLICY or self._handover_from is None:
+            self._handover_left = 0
+        self._last_actor = actor
+        if self._handover_left <= 0:
+            return outcome
+        weight = self._handover_left / (steps + 1)
+        self._handover_left -= 1
+        blended = weight * self._handover_from + (1 - weight) * np.asarray(outcome.action)
+        return replace(outcome, action=blended, reason='handover')
 
     def _expert(self, obs: np.ndarray) -> np.ndarray:
         if self._expert_now is None:

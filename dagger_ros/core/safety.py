@@ -33,6 +33,9 @@ class SafetyConfig:
         'action units/s', 0.0))
     fallback: str = field(default='zero', metadata=_meta(
         'safe command: zero (clipped into bounds), center of the bounds, or hold the last'))
+    handover_steps: int = field(default=5, metadata=_meta(
+        'when a person releases the takeover, blend from their last command to the policy '
+        'over this many steps; 0 switches at once', 'steps', 0, 1000))
 
     def __post_init__(self) -> None:
         if self.fallback not in FALLBACKS:

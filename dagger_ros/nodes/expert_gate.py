@@ -24,11 +24,13 @@ from typing import Any
 
 import numpy as np
 from rclpy.node import Node
+from sensor_msgs.msg import Joy
 from std_msgs.msg import Bool, Float64MultiArray, UInt8MultiArray
 
 from dagger_ros.core.algorithms.config import RunConfig
 from dagger_ros.core.bundle import unpack_bundle
 from dagger_ros.core.errors import CheckpointError, ConfigError, InputError, SpecMismatchError
+from dagger_ros.core.human_input import JoyHuman
 from dagger_ros.core.live_gate import GateStep, LiveGate, PolicyInput, Query, RoundSummary
 from dagger_ros.core.safety import is_stale, SafetyConfig
 from dagger_ros.core.wire import encode_sample, WireSample
@@ -40,6 +42,7 @@ from dagger_ros.ros.conversions import fields_to_msg, msg_to_bundle, tagged_msg
 from dagger_ros.ros.params import declare_config
 
 MODES = ('lockstep', 'realtime')
+HUMAN_INPUTS = ('scripted', 'joy')
 
 
 def _meta(description: str, unit: str = '', lo: float | None = None,
@@ -63,10 +66,18 @@ class GateConfig:
         'lockstep: hold between rounds until the executor runs the new policy version'))
     sync_timeout_s: float = field(default=300.0, metadata=_meta(
         'give up waiting for the new version after this long', 's', 0.0))
+    human_input: str = field(default='scripted', metadata=_meta(
+        'hg_dagger: scripted (a stand-in that compares with the expert) or joy (a person: '
+        'sensor_msgs/Joy on joy, mapped by the mapping.* parameters)'))
+    joy_timeout_s: float = field(default=0.25, metadata=_meta(
+        'a Joy state older than this releases the takeover', 's', 0.001))
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ConfigError(f'mode must be one of {MODES}, got {self.mode!r}')
+        if self.human_input not in HUMAN_INPUTS:
+            raise ConfigError(f'human_input must be one of {HUMAN_INPUTS}, got '
+                              f'{self.human_input!r}')
 
 
 def _finite(metrics: dict[str, float]) -> list[tuple[str, float]]:
@@ -105,7 +116,9 @@ class ExpertGate(Node):
         self.spec = spec_from_config(self.run_cfg.env_id, declare_config(self, SpaceConfig))
         self.cfg = declare_config(self, GateConfig)
         self.safety = declare_config(self, SafetyConfig, 'safety')
-        self.gate = LiveGate(self.run_cfg, self.spec, self.safety)
+        self.human = self.make_human()
+        self.human_held = False
+        self.gate = LiveGate(self.run_cfg, self.spec, self.safety, human=self.human)
         self.throttle = Throttle()
         self.obs: Stamped | None = None
         self.policy: Stamped | None = None
@@ -126,6 +139,22 @@ class ExpertGate(Node):
         self.get_logger().info(f'{self.run_cfg.algorithm} gate, {self.cfg.mode} mode, '
                                f'round 0: {self.run_cfg.demo_steps} demonstration steps')
 
+    def make_human(self) -> JoyHuman | None:
+        """A person on a gamepad when human_input is joy (hg_dagger), else None."""
+        if self.cfg.human_input != 'joy':
+            return None
+        if self.run_cfg.algorithm != 'hg_dagger':
+            raise ConfigError(f'human_input joy needs algorithm hg_dagger, got '
+                              f'{self.run_cfg.algorithm!r}')
+        from dagger_ros.core.joy_mapping import joy_to_action, JoyMapping, Takeover
+        mapping = declare_config(self, JoyMapping, 'mapping')
+        if len(mapping.axes) != self.spec.act_dim:
+            raise ConfigError(f'mapping.axes has {len(mapping.axes)} entries, expected one per '
+                              f'action dimension ({self.spec.act_dim})')
+        low, high = self.spec.low, self.spec.high
+        return JoyHuman(lambda axes: joy_to_action(axes, mapping, low, high), Takeover(mapping),
+                        self.cfg.joy_timeout_s)
+
     def _make_publishers(self) -> None:
         def pub(msg_type: Any, topic: str) -> Any:
             return self.create_publisher(msg_type, topic, qos.for_topic(topic))
@@ -144,6 +173,8 @@ class ExpertGate(Node):
         sub(Float64MultiArray, topics.EXPERT_ANSWER, self.on_answer)
         sub(Bool, topics.ESTOP, self.on_estop)
         sub(UInt8MultiArray, topics.WEIGHTS, self.on_weights)
+        if self.human is not None:
+            sub(Joy, topics.JOY, self.on_joy)
 
     # -- inputs ------------------------------------------------------------------------------
     def _read(self, msg: Float64MultiArray, dim: int, what: str) -> Stamped | None:
@@ -187,6 +218,14 @@ class ExpertGate(Node):
         sample = self.gate.answer(int(answer.tags['query']), answer.values, now_s(self))
         if sample is not None:
             self.label_pub.publish(label_msg(sample))
+
+    def on_joy(self, msg: Joy) -> None:
+        """The person's gamepad state; the takeover acts at the next control step."""
+        axes = [float(a) if np.isfinite(a) else 0.0 for a in msg.axes]
+        held = self.human.update(axes, list(msg.buttons), now_s(self))
+        if held != self.human_held:
+            self.get_logger().info('human takeover' if held else 'human released')
+            self.human_held = held
 
     def on_estop(self, msg: Bool) -> None:
         """Latch or release the e-stop; engaging it commands zero at once."""
@@ -326,6 +365,8 @@ class ExpertGate(Node):
         seq = obs.tag('seq')
         policy = self._fresh(self.policy, seq if self.cfg.mode == 'lockstep' else None)
         expert = self._fresh(self.expert, seq if self.cfg.mode == 'lockstep' else None)
+        if self.human is not None:
+            self.human.set_time(now)
         policy_input = None if policy is None else PolicyInput(
             policy.values, policy.tag('doubt', float('nan')), int(policy.tag('version', 0)))
         step = self.gate.step(obs.values, int(obs.tag('episode', 0)), int(obs.tag('step', 0)),
