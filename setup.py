@@ -102,6 +102,7 @@ setup(
             'trainer_node = dagger_ros.nodes.trainer:main',
             'gamepad_node = dagger_ros.nodes.gamepad:main',
             'adapter_node = dagger_ros.nodes.adapter:main',
+            'live_view_node = dagger_ros.nodes.live_view:main',
         ],
     },
 )

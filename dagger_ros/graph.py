@@ -115,7 +115,11 @@ PROFILES = {
 # down and visible: the safety layer commands the fallback, and a restart mid-episode would
 # hide the fault.
 _RESPAWN = {'sim_bridge': False, 'policy_executor': False, 'scripted_expert': False,
-            'gamepad': True, 'expert_gate': False, 'trainer': True}
+            'gamepad': True, 'live_view': False, 'expert_gate': False, 'trainer': True}
+# A person cannot follow a lockstep simulation running as fast as the CPU allows: human-gated
+# simulations run in real time and render frames for the live view.
+_HUMAN_SIM = {'sim_bridge': {'mode': 'realtime', 'render_hz': 10.0},
+              'expert_gate': {'mode': 'realtime'}}
 _USES_ALGORITHM = ('policy_executor', 'expert_gate', 'trainer')
 
 
@@ -147,7 +151,7 @@ def normalize_namespace(namespace: str) -> str:
 def _roles(profile: Profile) -> list[str]:
     roles = ['sim_bridge'] if profile.world == 'sim' else []
     roles.append('policy_executor')
-    roles.append('scripted_expert' if profile.expert == 'scripted' else 'gamepad')
+    roles += ['scripted_expert'] if profile.expert == 'scripted' else ['gamepad', 'live_view']
     return roles + ['expert_gate', 'trainer']
 
 
@@ -187,6 +191,8 @@ def dagger_graph(profile: str = 'sim', algorithm: str | None = None,
             params['algorithm'] = algorithm or chosen.algorithm
         if role == 'expert_gate' and chosen.expert == 'human':
             params['human_input'] = 'joy'  # the gamepad node feeds the gate
+        if chosen.expert == 'human' and chosen.world == 'sim':
+            params.update(_HUMAN_SIM.get(role, {}))
         params.update(overrides.get('*', {}))
         params.update(overrides.get(role, {}))
         specs.append(NodeSpec(executable=f'{role}_node', name=role, parameters_key=role,

@@ -9,6 +9,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 
+# The live view's test draws in a real X window on a virtual screen (Debian's xvfb).
+if ! command -v Xvfb >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "test.sh: installing xvfb for the live-view test" >&2
+        apt-get install -y -qq xvfb >/dev/null 2>&1 \
+            || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq xvfb >/dev/null 2>&1; } \
+            || echo "test.sh: could not install xvfb; the live-view test will fail" >&2
+    else
+        echo "test.sh: Xvfb is missing (apt install xvfb); the live-view test will fail" >&2
+    fi
+fi
+
 export SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy
 export MUJOCO_GL="${MUJOCO_GL:-egl}"
 export PYTHONHASHSEED=0

@@ -89,11 +89,21 @@ def test_profiles_have_the_right_nodes():
 
     assert names('sim') == ['sim_bridge', 'policy_executor', 'scripted_expert', 'expert_gate',
                             'trainer']
-    assert names('sim_human') == ['sim_bridge', 'policy_executor', 'gamepad', 'expert_gate',
-                                  'trainer']
-    assert names('robot') == ['policy_executor', 'gamepad', 'expert_gate', 'trainer']
+    assert names('sim_human') == ['sim_bridge', 'policy_executor', 'gamepad', 'live_view',
+                                  'expert_gate', 'trainer']
+    assert names('robot') == ['policy_executor', 'gamepad', 'live_view', 'expert_gate',
+                              'trainer']
     assert names('robot_scripted') == ['policy_executor', 'scripted_expert', 'expert_gate',
                                        'trainer']
+
+
+def test_a_person_gets_the_gamepad_a_live_view_and_a_real_time_simulation():
+    specs = {spec.name: spec.extra_parameters for spec in graph.dagger_graph('sim_human')}
+    assert specs['expert_gate']['human_input'] == 'joy'
+    assert specs['expert_gate']['mode'] == specs['sim_bridge']['mode'] == 'realtime'
+    assert specs['sim_bridge']['render_hz'] > 0
+    robot = {spec.name: spec.extra_parameters for spec in graph.dagger_graph('robot')}
+    assert 'mode' not in robot['expert_gate'], 'a robot keeps the mode of its params file'
 
 
 @pytest.mark.parametrize('profile', sorted(graph.PROFILES))

@@ -31,8 +31,10 @@ class SimStep:
 class SimStepper:
     """Steps one env, resets it at episode ends with seeds derived from ``seed``."""
 
-    def __init__(self, env_id: str, seed: int = 0, max_episode_steps: int = 0) -> None:
-        self.env = make_env(env_id, max_episode_steps)
+    def __init__(self, env_id: str, seed: int = 0, max_episode_steps: int = 0,
+                 render: bool = False) -> None:
+        options = {'render_mode': 'rgb_array'} if render else {}
+        self.env = make_env(env_id, max_episode_steps, **options)
         self.spec = EnvSpec.from_env(self.env, env_id)
         self.seed = seed
         self.episode = -1
@@ -58,6 +60,12 @@ class SimStepper:
         self.obs = np.asarray(obs, dtype=np.float64)
         return SimStep(self.obs, float(reward), bool(terminated), bool(truncated),
                        self.episode, self.step_index, self.episode_return)
+
+    def frame(self) -> np.ndarray | None:
+        """The current rendered frame (H, W, 3) uint8, when the env was made to render."""
+        if self.env.render_mode != 'rgb_array':
+            return None
+        return np.ascontiguousarray(self.env.render(), dtype=np.uint8)
 
     def close(self) -> None:
         """Close the env."""

@@ -18,6 +18,7 @@ from builtin_interfaces.msg import Time
 import numpy as np
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import Image
 from std_msgs.msg import Float64MultiArray
 
 from dagger_ros.core.errors import ConfigError, InputError
@@ -57,6 +58,9 @@ class SimBridgeConfig:
         'realtime: a command older than this is replaced by zero', 's', 0.0))
     publish_clock: bool = field(default=False, metadata=_meta(
         'publish /clock in simulated time (for nodes with use_sim_time)'))
+    render_hz: float = field(default=0.0, metadata=_meta(
+        'publish the rendered frame (sensor_msgs/Image, rgb8) on image at this rate; 0: never',
+        'Hz', 0.0, 60.0))
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -70,7 +74,8 @@ class SimBridge(Node):
         super().__init__('sim_bridge', **kwargs)
         single_threaded_torch()
         self.cfg = declare_config(self, SimBridgeConfig)
-        self.sim = SimStepper(self.cfg.env_id, self.cfg.seed, self.cfg.max_episode_steps)
+        self.sim = SimStepper(self.cfg.env_id, self.cfg.seed, self.cfg.max_episode_steps,
+                              render=self.cfg.render_hz > 0)
         self.spec = self.sim.spec
         self.seq = 0
         self.command: Stamped | None = None
@@ -89,6 +94,9 @@ class SimBridge(Node):
         period = (self.cfg.resend_s if self.cfg.mode == 'lockstep'
                   else 1.0 / self.cfg.rate_hz)
         self.timer = self.create_timer(period, self.on_timer)
+        if self.cfg.render_hz > 0:
+            self.image_pub = self.create_publisher(Image, 'image', qos.SENSOR)
+            self.render_timer = self.create_timer(1.0 / self.cfg.render_hz, self.publish_frame)
         self.get_logger().info(
             f'{self.cfg.env_id} in {self.cfg.mode} mode: obs {self.spec.obs_dim}, action '
             f'{self.spec.act_dim} in [{self.spec.act_low}, {self.spec.act_high}]')
@@ -148,6 +156,17 @@ class SimBridge(Node):
         fields = [('episode', 1), ('steps', 1), ('return', 1), ('terminated', 1)]
         self.episode_pub.publish(fields_to_msg(values, fields))
         self.get_logger().debug(f'episode {result.episode}: return {result.episode_return:.1f}')
+
+    def publish_frame(self) -> None:
+        """The current frame, for a live view (a few per second, off the step path)."""
+        frame = self.sim.frame()
+        if frame is None:
+            return
+        msg = Image(height=frame.shape[0], width=frame.shape[1], encoding='rgb8',
+                    step=frame.shape[1] * 3)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.data = frame.tobytes()
+        self.image_pub.publish(msg)
 
     def shutdown(self) -> None:
         """Close the simulation."""

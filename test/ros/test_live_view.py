@@ -1,0 +1,105 @@
+"""The live view in a real X window on a virtual screen (Xvfb), fed over DDS.
+
+A probe stands in for the gate (it publishes gate/decision messages); the screenshot is taken
+from the X server, so it shows what a person at the desk would see.
+"""
+
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from std_msgs.msg import Float64MultiArray
+
+from dagger_ros.core.types import Source
+from dagger_ros.nodes.live_view import DRIVER_COLOURS, key_joy
+from dagger_ros.ros import topics
+from dagger_ros.ros.conversions import fields_to_msg, tagged_msg
+from dagger_ros.ros.testing import Probe, spin_until
+
+pytestmark = [pytest.mark.ros, pytest.mark.timeout(90)]
+
+WIDTH, HEIGHT = 900, 560
+BANNER = (int(WIDTH * 0.6) + 5, 5)
+
+
+@pytest.fixture
+def display():
+    assert shutil.which('Xvfb'), 'Xvfb is needed (apt install xvfb; scripts/test.sh does it)'
+    number = random.randint(200, 900)
+    server = subprocess.Popen(['Xvfb', f':{number}', '-screen', '0', '1024x768x24',
+                               '-nolisten', 'tcp'], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not os.path.exists(f'/tmp/.X11-unix/X{number}') and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f':{number}'
+    server.terminate()
+    server.wait(5)
+
+
+def screenshot(display):
+    """The window's pixels, cut out of the whole (black) virtual screen."""
+    from PIL import ImageGrab
+    screen = np.asarray(ImageGrab.grab(xdisplay=display).convert('RGB'))
+    rows, cols = np.nonzero(screen.sum(axis=2))
+    if rows.size == 0:
+        return np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
+    return screen[rows.min():rows.min() + HEIGHT, cols.min():cols.min() + WIDTH]
+
+
+def decision(actor, reason):
+    return fields_to_msg([float(actor), 1.0, 0.0, 1.0],
+                         [('actor', 1), ('labeled', 1), ('seq', 1), ('round', 1),
+                          (f'reason:{reason}', 0)])
+
+
+def test_live_view_shows_who_drives(display, ros_ctx, executor, tmp_path):
+    domain = ros_ctx.get_domain_id()
+    env = {**os.environ, 'DISPLAY': display, 'SDL_VIDEODRIVER': 'x11',
+           'ROS_DOMAIN_ID': str(domain)}
+    view = subprocess.Popen([sys.executable, '-m', 'dagger_ros.nodes.live_view', '--ros-args',
+                             '-p', 'keyboard:=false'], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    probe = Probe(ros_ctx, publishes={topics.GATE_DECISION: Float64MultiArray,
+                                      topics.OBSERVATION: Float64MultiArray})
+    executor.add_node(probe)
+    try:
+        assert spin_until(executor, probe.is_connected, 30), 'the live view never subscribed'
+        shots = {}
+        for actor in (Source.POLICY, Source.HUMAN, Source.NONE):
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                probe.publish(topics.GATE_DECISION, decision(actor, 'takeover'))
+                probe.publish(topics.OBSERVATION, tagged_msg([1.0, -2.0, 3.0], 'obs', {}))
+                spin_until(executor, lambda: False, 0.2)
+                shots[actor] = screenshot(display)
+                pixel = tuple(int(v) for v in shots[actor][BANNER[1], BANNER[0]])
+                if pixel == DRIVER_COLOURS[actor]:
+                    break
+            assert pixel == DRIVER_COLOURS[actor], (actor, pixel)
+        from PIL import Image
+        for actor, shot in shots.items():
+            Image.fromarray(shot).save(tmp_path / f'live_view_{actor.name.lower()}.png')
+        banner = slice(0, 90), slice(BANNER[0], WIDTH)
+        assert not np.array_equal(shots[Source.POLICY][banner], shots[Source.HUMAN][banner])
+        assert view.poll() is None, 'the view keeps running'
+    finally:
+        view.terminate()
+        output = view.communicate(timeout=10)[0]
+    assert view.returncode == 0, output
+
+
+def test_keyboard_is_a_gamepad_with_sdl_indices():
+    import pygame
+
+    pressed = {key: False for key in (pygame.K_RIGHT, pygame.K_LEFT, pygame.K_UP,
+                                      pygame.K_DOWN, pygame.K_w, pygame.K_s, pygame.K_SPACE)}
+    pressed.update({pygame.K_RIGHT: True, pygame.K_UP: True, pygame.K_SPACE: True})
+    axes, buttons = key_joy(pressed, pygame, takeover_button=9)
+    assert axes == [1.0, -1.0, 0.0, 0.0, 0.0, 0.0]
+    assert buttons[9] == 1 and sum(buttons) == 1
