@@ -62,7 +62,7 @@ class SimStepper:
                        self.episode, self.step_index, self.episode_return)
 
     def frame(self) -> np.ndarray | None:
-        """The current rendered frame (H, W, 3) uint8, when the env was made to render."""
+        """Return the rendered frame, (H, W, 3) uint8, when the env was made to render."""
         if self.env.render_mode != 'rgb_array':
             return None
         return np.ascontiguousarray(self.env.render(), dtype=np.uint8)

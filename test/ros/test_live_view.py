@@ -97,8 +97,8 @@ def test_live_view_shows_who_drives(display, ros_ctx, executor, tmp_path):
 def test_keyboard_is_a_gamepad_with_sdl_indices():
     import pygame
 
-    pressed = {key: False for key in (pygame.K_RIGHT, pygame.K_LEFT, pygame.K_UP,
-                                      pygame.K_DOWN, pygame.K_w, pygame.K_s, pygame.K_SPACE)}
+    pressed = dict.fromkeys((pygame.K_RIGHT, pygame.K_LEFT, pygame.K_UP, pygame.K_DOWN,
+                             pygame.K_w, pygame.K_s, pygame.K_SPACE), False)
     pressed.update({pygame.K_RIGHT: True, pygame.K_UP: True, pygame.K_SPACE: True})
     axes, buttons = key_joy(pressed, pygame, takeover_button=9)
     assert axes == [1.0, -1.0, 0.0, 0.0, 0.0, 0.0]
