@@ -92,6 +92,9 @@ class GateStep:
     label: WireSample | None = None
     queries: tuple[Query, ...] = ()
     round_end: RoundSummary | None = None
+    late_label: WireSample | None = None
+    """A person's label held back one step, so that the last one of an intervention can carry
+    the INTERVENTION_END mark (the release is only known at the next step)."""
 
 
 @dataclass
@@ -169,6 +172,7 @@ class LiveGate:
         self._last_actor = Source.NONE
         self._handover_from: np.ndarray | None = None
         self._handover_left = 0
+        self._held: WireSample | None = None
         self._tally = _RoundTally()
         self._episode: int | None = None
         self._previous: np.ndarray | None = None
@@ -227,7 +231,9 @@ class LiveGate:
             now_s: the node's clock, for rate limits and sample times.
             estopped: the latched e-stop is set.
         """
+        late = None
         if episode != self._episode:
+            late = self._release_held(Event.INTERVENTION_END)  # the attempt ended with it
             self._episode = episode
             self.active_rule.begin_episode()
         self._expert_now = expert
@@ -249,10 +255,24 @@ class LiveGate:
                                outcome.actor, outcome.labeler, outcome.reason, self.round_index,
                                episode, step, version, now_s, doubt, outcome.event)
         queries = self._account(obs, safe.action, actor, label, doubt, episode, step, version)
+        if outcome is not None and outcome.event == Event.INTERVENTION_END:
+            late = late or self._release_held(Event.INTERVENTION_END)
+        elif self._held is not None:
+            late = late or self._release_held()
+        if label is not None and label.labeler == Source.HUMAN:
+            self._held, label = label, None
         round_end = self._maybe_end_round(version)
         if round_end is not None:
             queries += self._budget_queries(version)
-        return GateStep(safe.action, actor, reason, label, tuple(queries), round_end)
+            late = late or self._release_held()
+        return GateStep(safe.action, actor, reason, label, tuple(queries), round_end, late)
+
+    def _release_held(self, event: Event | None = None) -> WireSample | None:
+        """The held human label, marked with event when given (INTERVENTION_END)."""
+        held, self._held = self._held, None
+        if held is not None and event is not None and held.event != Event.INTERVENTION_START:
+            held = replace(held, event=event)
+        return held
 
     def _decide(self, obs: np.ndarray, policy: PolicyInput | None) -> tuple[Any, str]:
         """The rule's outcome, or (None, why) when an input it needs is missing."""

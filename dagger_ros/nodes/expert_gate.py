@@ -116,6 +116,7 @@ class ExpertGate(Node):
         self.spec = spec_from_config(self.run_cfg.env_id, declare_config(self, SpaceConfig))
         self.cfg = declare_config(self, GateConfig)
         self.safety = declare_config(self, SafetyConfig, 'safety')
+        self.estop_button = -1
         self.human = self.make_human()
         self.human_held = False
         self.gate = LiveGate(self.run_cfg, self.spec, self.safety, human=self.human)
@@ -152,6 +153,7 @@ class ExpertGate(Node):
             raise ConfigError(f'mapping.axes has {len(mapping.axes)} entries, expected one per '
                               f'action dimension ({self.spec.act_dim})')
         low, high = self.spec.low, self.spec.high
+        self.estop_button = mapping.estop_button
         return JoyHuman(lambda axes: joy_to_action(axes, mapping, low, high), Takeover(mapping),
                         self.cfg.joy_timeout_s)
 
@@ -220,12 +222,18 @@ class ExpertGate(Node):
             self.label_pub.publish(label_msg(sample))
 
     def on_joy(self, msg: Joy) -> None:
-        """The person's gamepad state; the takeover acts at the next control step."""
+        """The person's gamepad state: a takeover or release acts at once, not a period later."""
         axes = [float(a) if np.isfinite(a) else 0.0 for a in msg.axes]
-        held = self.human.update(axes, list(msg.buttons), now_s(self))
+        buttons = list(msg.buttons)
+        if self.estop_button >= 0 and self.estop_button < len(buttons) and buttons[
+                self.estop_button]:
+            self.on_estop(Bool(data=True))
+        held = self.human.update(axes, buttons, now_s(self))
         if held != self.human_held:
             self.get_logger().info('human takeover' if held else 'human released')
             self.human_held = held
+            if self.cfg.mode == 'realtime':
+                self.decide()
 
     def on_estop(self, msg: Bool) -> None:
         """Latch or release the e-stop; engaging it commands zero at once."""
@@ -385,8 +393,9 @@ class ExpertGate(Node):
     def _publish_step(self, step: GateStep, seq: float) -> None:
         round_index = self.gate.round_index - (step.round_end is not None)
         self.decision_pub.publish(decision_msg(step, seq, round_index))
-        if step.label is not None:
-            self.label_pub.publish(label_msg(step.label))
+        for sample in (step.late_label, step.label):
+            if sample is not None:
+                self.label_pub.publish(label_msg(sample))
         for query in step.queries:
             self._publish_query(query)
         if step.round_end is not None:

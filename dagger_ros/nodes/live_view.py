@@ -101,9 +101,10 @@ def reason_of(msg: Float64MultiArray) -> str:
 def key_joy(pressed: Any, keys: Any, takeover_button: int) -> tuple[list[float], list[int]]:
     """Axes and buttons of the virtual pad the keyboard makes (SDL game-controller layout)."""
     axes = [0.0] * AXES
-    axes[0] = float(pressed[keys.K_RIGHT]) - float(pressed[keys.K_LEFT])
-    axes[1] = float(pressed[keys.K_DOWN]) - float(pressed[keys.K_UP])
-    axes[3] = float(pressed[keys.K_s]) - float(pressed[keys.K_w])
+    # the joy node's signs: a stick pushed left or up is positive
+    axes[0] = float(pressed[keys.K_LEFT]) - float(pressed[keys.K_RIGHT])
+    axes[1] = float(pressed[keys.K_UP]) - float(pressed[keys.K_DOWN])
+    axes[3] = float(pressed[keys.K_w]) - float(pressed[keys.K_s])
     buttons = [0] * BUTTONS
     buttons[takeover_button] = int(bool(pressed[keys.K_SPACE]))
     return axes, buttons

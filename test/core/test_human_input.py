@@ -53,9 +53,12 @@ def test_live_hg_dagger_with_a_person_labels_takeovers_and_hands_back_smoothly()
     assert policy.actor == Source.POLICY and policy.command[0] == -1.0 and policy.label is None
     taken = [step(i, True) for i in range(1, 4)]
     assert all(s.actor == Source.HUMAN and s.command[0] == 1.5 for s in taken)
-    assert taken[0].label.event == Event.INTERVENTION_START
-    assert all(s.label.labeler == Source.HUMAN and s.label.label[0] == 1.5 for s in taken)
     back = [step(i, False) for i in range(4, 10)]
+    labels = [s.late_label or s.label for s in taken + back if s.late_label or s.label]
+    assert [label.step for label in labels] == [1, 2, 3], 'the takeover steps, once each'
+    assert all(label.labeler == Source.HUMAN and label.label[0] == 1.5 for label in labels)
+    assert [label.event for label in labels] == [
+        Event.INTERVENTION_START, Event.NONE, Event.INTERVENTION_END]
     commands = [1.5] + [s.command[0] for s in back]
     assert np.allclose(np.diff(commands)[:5], -0.5), 'equal steps from 1.5 to -1.0'
     assert [s.reason for s in back[:4]] == ['handover'] * 4

@@ -117,8 +117,10 @@ def test_hg_dagger_takeover_labels_the_human_segment_with_events():
     run_steps(gate, 4)
     gate.begin_round()
     steps = run_steps(gate, 3, policy=-1.0, expert=1.5, start=4)
-    assert steps[0].actor == Source.HUMAN and steps[0].label.event == Event.INTERVENTION_START
-    assert all(s.label.labeler == Source.HUMAN for s in steps)
+    assert all(s.actor == Source.HUMAN for s in steps)
+    labels = [s.late_label for s in steps[1:]]  # held back one step for the end mark
+    assert labels[0].event == Event.INTERVENTION_START and labels[0].step == 4
+    assert all(label.labeler == Source.HUMAN for label in labels)
 
 
 def test_offline_only_algorithm_is_refused_with_the_reason():

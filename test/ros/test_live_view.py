@@ -101,5 +101,5 @@ def test_keyboard_is_a_gamepad_with_sdl_indices():
                              pygame.K_w, pygame.K_s, pygame.K_SPACE), False)
     pressed.update({pygame.K_RIGHT: True, pygame.K_UP: True, pygame.K_SPACE: True})
     axes, buttons = key_joy(pressed, pygame, takeover_button=9)
-    assert axes == [1.0, -1.0, 0.0, 0.0, 0.0, 0.0]
+    assert axes == [-1.0, 1.0, 0.0, 0.0, 0.0, 0.0], 'right is negative, up positive, as joy'
     assert buttons[9] == 1 and sum(buttons) == 1
