@@ -182,8 +182,9 @@ def _add_live_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--algorithm', default='dagger', choices=ALGORITHM_NAMES)
     parser.add_argument('--rounds', type=int, default=10, help='rounds after the demonstration')
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--profile', default='sim', choices=['sim'],
-                        help='node graph (a human at a gamepad needs a desktop session)')
+    parser.add_argument('--profile', default='sim', choices=['sim', 'sim_human'],
+                        help='sim: scripted expert; sim_human: a person with a gamepad (or the '
+                             "keyboard in the live view's window) gates the policy")
     parser.add_argument('--params-file', action='append',
                         help='ROS params YAML (repeatable; default config/sim.yaml)')
     parser.add_argument('--set', action='append', metavar='NODE.PARAM=VALUE',

@@ -63,10 +63,10 @@ def human_graph(tmp_path):
         executor.add_node(probe)
         settings = {'rate_hz': RATE, 'demo_steps': 10_000, 'safety.stale_timeout_s': 0.075,
                     'render_hz': 0.0}
-        specs = [spec for spec in graph.dagger_graph(
-            'sim_human', overrides={'*': settings, 'trainer': {'run_dir': str(tmp_path / 'run'),
-                                                               'evaluate': False}})
-            if spec.name not in ('gamepad', 'live_view')]
+        overrides = {'*': settings, 'trainer': {'run_dir': str(tmp_path / 'run'),
+                                                'evaluate': False}}
+        specs = [spec for spec in graph.dagger_graph('sim_human', overrides=overrides)
+                 if spec.name not in ('gamepad', 'live_view')]
         log = io.StringIO()
         processes = run.start_graph(
             specs, '', [graph.default_params_file('sim.yaml')], domain_id,
