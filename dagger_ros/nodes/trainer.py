@@ -34,7 +34,7 @@ from dagger_ros.core.bundle import pack_bundle
 from dagger_ros.core.checkpoint import load_checkpoint, save_checkpoint
 from dagger_ros.core.dataset import Dataset
 from dagger_ros.core.errors import CheckpointError, DaggerError, InputError, SpecMismatchError
-from dagger_ros.core.experts import make_expert
+from dagger_ros.core.experts import KNOWN_EXPERTS, make_expert
 from dagger_ros.core.wire import decode_sample, WireSample
 from dagger_ros.nodes.common import (
     main_for, now_s, single_threaded_torch, SpaceConfig, spec_from_config, Throttle,
@@ -247,12 +247,17 @@ class Trainer(Node):
         finally:
             env.close()
         value = float(np.mean(returns))
-        return {'return': value, 'normalized': evaluation.normalized(
-            value, random_return, expert_return), 'expert_return': expert_return,
-            'random_return': random_return}
+        row = {'return': value, 'random_return': random_return}
+        if np.isfinite(expert_return):
+            row.update(normalized=evaluation.normalized(value, random_return, expert_return),
+                       expert_return=expert_return)
+        return row
 
     def measure_baselines(self) -> tuple[float, float]:
-        """Expert and random returns on the evaluation starts (cached in run_dir)."""
+        """Expert and random returns on the evaluation starts (cached in run_dir).
+
+        A task without a scripted expert (a person is the expert) has no expert return: NaN.
+        """
         path = self.dir / 'baselines.json'
         if path.exists():
             data = json.loads(path.read_text())
@@ -260,12 +265,15 @@ class Trainer(Node):
         env = evaluation.make_env(self.run_cfg.env_id, self.run_cfg.max_episode_steps)
         try:
             seeds = evaluation.episode_seeds(self.run_cfg.seed, self.run_cfg.eval_episodes)
-            expert = evaluation.evaluate(env, make_expert(self.run_cfg.env_id), seeds)
             rand = evaluation.evaluate(env, evaluation.random_policy(env, self.run_cfg.seed),
                                        seeds)
+            expert = float('nan')
+            if self.run_cfg.env_id in KNOWN_EXPERTS:
+                expert = float(evaluation.evaluate(env, make_expert(self.run_cfg.env_id),
+                                                   seeds).mean())
         finally:
             env.close()
-        result = {'expert_return': float(expert.mean()), 'random_return': float(rand.mean())}
+        result = {'expert_return': expert, 'random_return': float(rand.mean())}
         _write_json(path, result)
         return result['expert_return'], result['random_return']
 
