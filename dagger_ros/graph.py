@@ -193,6 +193,8 @@ def dagger_graph(profile: str = 'sim', algorithm: str | None = None,
             params['human_input'] = 'joy'  # the gamepad node feeds the gate
         if chosen.expert == 'human' and chosen.world == 'sim':
             params.update(_HUMAN_SIM.get(role, {}))
+        if role == 'live_view' and (algorithm or chosen.algorithm) in ('budgeted', 'async'):
+            params['requests'] = True  # the person answers the label queries
         params.update(overrides.get('*', {}))
         params.update(overrides.get(role, {}))
         specs.append(NodeSpec(executable=f'{role}_node', name=role, parameters_key=role,

@@ -72,3 +72,63 @@ class JoyHuman:
 
     def reset(self) -> None:
         """Episode start: a person holding the deadman keeps holding it."""
+
+
+class LabelRequests:
+    """States queued for a person to label, one at a time, a capped number per sitting.
+
+    The gamepad answers: ``answer`` gives the current stick action as the label, ``skip``
+    leaves the state unlabeled, ``more`` starts a new sitting once the cap is reached. Buttons
+    act on their press (rising edge), so a held button answers once.
+
+    Args:
+        cap: requests shown per sitting, so that the person does not tire.
+        answer, skip, more: Joy button indices.
+    """
+
+    def __init__(self, cap: int = 20, answer: int = 0, skip: int = 1, more: int = 6) -> None:
+        self.cap = cap
+        self.buttons = {'answer': answer, 'skip': skip, 'more': more}
+        self.queue: list[tuple[int, np.ndarray]] = []
+        self.answered_in_sitting = 0
+        self.answered = 0
+        self._was: dict[str, bool] = dict.fromkeys(self.buttons, False)
+
+    def add(self, query_id: int, obs: np.ndarray) -> None:
+        """Queue one request (a repeated id is ignored)."""
+        if all(qid != query_id for qid, _ in self.queue):
+            self.queue.append((int(query_id), np.asarray(obs, dtype=np.float64)))
+
+    @property
+    def resting(self) -> bool:
+        """The sitting's cap is reached; requests wait for a new sitting."""
+        return self.answered_in_sitting >= self.cap
+
+    @property
+    def current(self) -> tuple[int, np.ndarray] | None:
+        """The request on screen, or None (nothing queued, or resting)."""
+        return None if self.resting or not self.queue else self.queue[0]
+
+    def pressed(self, buttons: Sequence[int]) -> str | None:
+        """The command a new button press gives: 'answer', 'skip', 'more' or None."""
+        result = None
+        for name, index in self.buttons.items():
+            down = 0 <= index < len(buttons) and bool(buttons[index])
+            if down and not self._was[name] and result is None:
+                result = name
+            self._was[name] = down
+        return result
+
+    def act(self, command: str | None) -> tuple[int, str] | None:
+        """Apply a command; return (query id, 'answer' or 'skip') when one was consumed."""
+        if command == 'more':
+            self.answered_in_sitting = 0
+            return None
+        current = self.current
+        if command not in ('answer', 'skip') or current is None:
+            return None
+        self.queue.pop(0)
+        if command == 'answer':
+            self.answered_in_sitting += 1
+            self.answered += 1
+        return current[0], command

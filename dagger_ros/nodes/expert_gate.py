@@ -31,7 +31,8 @@ from dagger_ros.core.algorithms.config import RunConfig
 from dagger_ros.core.bundle import unpack_bundle
 from dagger_ros.core.errors import CheckpointError, ConfigError, InputError, SpecMismatchError
 from dagger_ros.core.human_input import JoyHuman
-from dagger_ros.core.live_gate import GateStep, LiveGate, PolicyInput, Query, RoundSummary
+from dagger_ros.core.live_gate import (
+    GateStep, LiveGate, PolicyInput, Query, QUERY_ALGORITHMS, RoundSummary)
 from dagger_ros.core.safety import is_stale, SafetyConfig
 from dagger_ros.core.wire import encode_sample, WireSample
 from dagger_ros.nodes.common import (
@@ -142,11 +143,11 @@ class ExpertGate(Node):
 
     def make_human(self) -> JoyHuman | None:
         """A person on a gamepad when human_input is joy (hg_dagger), else None."""
-        if self.cfg.human_input != 'joy':
-            return None
+        if self.cfg.human_input != 'joy' or self.run_cfg.algorithm in QUERY_ALGORITHMS:
+            return None  # budgeted/async: the person answers queries in the live view
         if self.run_cfg.algorithm != 'hg_dagger':
-            raise ConfigError(f'human_input joy needs algorithm hg_dagger, got '
-                              f'{self.run_cfg.algorithm!r}')
+            raise ConfigError(f'human_input joy needs algorithm hg_dagger (a takeover), or '
+                              f'budgeted/async (queries), got {self.run_cfg.algorithm!r}')
         from dagger_ros.core.joy_mapping import joy_to_action, JoyMapping, Takeover
         mapping = declare_config(self, JoyMapping, 'mapping')
         if len(mapping.axes) != self.spec.act_dim:

@@ -8,9 +8,14 @@ control path; headless runs simply leave it out.
 
 Keyboard fallback, read from this window (not global key hooks, which fail over SSH and on
 Wayland): hold Space to take over, arrows move the left stick, W/S the right stick's vertical
-axis. The keys are published as ``sensor_msgs/Joy`` on ``joy`` with SDL game-controller indices,
+axis; Enter, Backspace and Tab are A, B and Start. The keys are published as ``sensor_msgs/Joy`` on ``joy`` with SDL game-controller indices,
 exactly like the gamepad node, so the gate cannot tell them apart; while no key is down the
 keyboard is silent and a gamepad on the same topic keeps the say.
+
+With ``requests`` set, the label queries of budgeted and asynchronous runs come here instead of
+to a scripted expert: one at a time, in a simulation restored to the queried state (where the
+observation determines it; a plot of the observation otherwise), answered with the stick and A
+(or skipped with B), ``requests_per_sitting`` at a time.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from sensor_msgs.msg import Image, Joy
 from std_msgs.msg import Float64MultiArray
 
 from dagger_ros.core.errors import InputError
+from dagger_ros.core.human_input import LabelRequests
 from dagger_ros.core.types import Source
 from dagger_ros.nodes.common import main_for
 from dagger_ros.ros import qos, topics
@@ -34,6 +40,8 @@ from dagger_ros.ros.params import declare_config
 DRIVER_COLOURS = {Source.POLICY: (40, 110, 220), Source.EXPERT: (230, 140, 30),
                   Source.HUMAN: (40, 170, 70), Source.NONE: (200, 40, 40)}
 """Banner colour of each driver (the fallback or e-stop is red)."""
+REQUEST_COLOUR = (130, 60, 170)
+"""Banner colour while a label request is on screen."""
 DRIVER_NAMES = {Source.POLICY: 'POLICY', Source.EXPERT: 'EXPERT', Source.HUMAN: 'HUMAN',
                 Source.NONE: 'FALLBACK'}
 AXES = 6
@@ -58,6 +66,16 @@ class LiveViewConfig:
         'Joy button index Space presses (the gate mapping takeover button)', '', 0, BUTTONS - 1))
     label_budget: int = field(default=0, metadata=_meta(
         'labels the expert may give per round, shown against those given; 0: no budget', '', 0))
+    env_id: str = field(default='Pendulum-v1', metadata=_meta(
+        'gymnasium env id, to show label requests in a simulation restored to their state'))
+    requests: bool = field(default=False, metadata=_meta(
+        'answer the label queries of budgeted/async runs here, as a person, with the gamepad'))
+    requests_per_sitting: int = field(default=20, metadata=_meta(
+        'label requests shown before a break (Start begins the next sitting)', '', 1))
+    answer_button: int = field(default=0, metadata=_meta('Joy button that answers (A)', '', 0))
+    skip_button: int = field(default=1, metadata=_meta('Joy button that skips (B)', '', 0))
+    sitting_button: int = field(default=6, metadata=_meta(
+        'Joy button that starts a new sitting (Start)', '', 0))
 
 
 @dataclass
@@ -106,6 +124,8 @@ def key_joy(pressed: Any, keys: Any, takeover_button: int) -> tuple[list[float],
     axes[1] = float(pressed[keys.K_UP]) - float(pressed[keys.K_DOWN])
     axes[3] = float(pressed[keys.K_w]) - float(pressed[keys.K_s])
     buttons = [0] * BUTTONS
+    for key, index in ((keys.K_RETURN, 0), (keys.K_BACKSPACE, 1), (keys.K_TAB, 6)):
+        buttons[index] = int(bool(pressed[key]))  # A, B and Start: label requests
     buttons[takeover_button] = int(bool(pressed[keys.K_SPACE]))
     return axes, buttons
 
@@ -129,6 +149,7 @@ class LiveView(Node):
         self.joy_pub = (self.create_publisher(Joy, topics.JOY, qos.for_topic(topics.JOY))
                         if self.cfg.keyboard else None)
         self._subscribe()
+        self.requests = self._make_requests() if self.cfg.requests else None
         self.timer = self.create_timer(1.0 / self.cfg.fps, self.on_frame)
         self.get_logger().info(f'live view on {os.environ.get("DISPLAY", "SDL default")}; '
                                f'Space: take over, arrows: drive')
@@ -145,6 +166,66 @@ class LiveView(Node):
         sub(Float64MultiArray, topics.EPISODE, self.on_episode)
         sub(Float64MultiArray, topics.OBSERVATION, self.on_observation)
         sub(Image, 'image', self.on_image, qos.SENSOR)
+
+    def _make_requests(self) -> LabelRequests:
+        """Label requests answered here: queue, the gamepad mapping, a sim to restore."""
+        from dagger_ros.core.evaluation import make_env
+        from dagger_ros.core.joy_mapping import joy_to_action, JoyMapping
+        from dagger_ros.core.restore import can_restore
+        from dagger_ros.core.spec import EnvSpec
+        mapping = declare_config(self, JoyMapping, 'mapping')
+        self.request_env = make_env(self.cfg.env_id, render_mode='rgb_array')
+        spec = EnvSpec.from_env(self.request_env, self.cfg.env_id)
+        self.restorable = can_restore(self.request_env)
+        self.request_env.reset(seed=0)
+        self.to_action = lambda axes: joy_to_action(axes, mapping, spec.low, spec.high)
+        self.joy_axes: list[float] = []
+        self.shown_query: int | None = None
+        self.answer_pub = self.create_publisher(Float64MultiArray, topics.EXPERT_ANSWER,
+                                                qos.for_topic(topics.EXPERT_ANSWER))
+        self.create_subscription(Float64MultiArray, topics.EXPERT_QUERY, self.on_query,
+                                 qos.for_topic(topics.EXPERT_QUERY))
+        self.create_subscription(Joy, topics.JOY, self.on_joy, qos.for_topic(topics.JOY))
+        return LabelRequests(self.cfg.requests_per_sitting, self.cfg.answer_button,
+                             self.cfg.skip_button, self.cfg.sitting_button)
+
+    def on_query(self, msg: Float64MultiArray) -> None:
+        """A state the gate wants labeled: queue it for the person."""
+        from dagger_ros.ros.conversions import msg_tags
+        tags = msg_tags(msg)
+        try:
+            obs = msg_to_array(msg, None, 'query')
+        except InputError:
+            return
+        if 'query' in tags:
+            self.requests.add(int(tags['query']), obs)
+
+    def on_joy(self, msg: Joy) -> None:
+        """The person's pad: the stick is the label, buttons answer, skip or start a sitting."""
+        self.joy_axes = [float(a) if np.isfinite(a) else 0.0 for a in msg.axes]
+        current = self.requests.current
+        done = self.requests.act(self.requests.pressed(list(msg.buttons)))
+        if done is None or current is None:
+            return
+        query_id, how = done
+        if how == 'answer':
+            from dagger_ros.ros.conversions import tagged_msg
+            self.answer_pub.publish(tagged_msg(self.to_action(self.joy_axes), 'action',
+                                               {'query': query_id}))
+        self.get_logger().info(f'label request {query_id}: {how} '
+                               f'({len(self.requests.queue)} waiting)')
+
+    def _request_frame(self) -> np.ndarray | None:
+        """The restored simulation of the request on screen (None when not restorable)."""
+        from dagger_ros.core.restore import restore
+        current = self.requests.current
+        if current is None or not self.restorable:
+            return None
+        if current[0] != self.shown_query:
+            restore(self.request_env, current[1])
+            self.shown_query = current[0]
+            self.request_image = np.asarray(self.request_env.render(), dtype=np.uint8)
+        return self.request_image
 
     # -- inputs ------------------------------------------------------------------------------
     @staticmethod
@@ -225,7 +306,10 @@ class LiveView(Node):
         self.joy_pub.publish(msg)
 
     def draw(self) -> None:
-        """The whole window from the state."""
+        """The whole window from the state; a pending label request takes it over."""
+        if self.requests is not None and (self.requests.current or self.requests.resting):
+            self.draw_request()
+            return
         state, screen = self.state, self.screen
         screen.fill((24, 24, 28))
         split = int(self.cfg.width * 0.6)
@@ -245,12 +329,42 @@ class LiveView(Node):
             self._text(line, (split + 14, 110 + 30 * i))
         self._draw_doubt(split + 14, 290, self.cfg.width - split - 28)
 
+    def draw_request(self) -> None:
+        """One label request: the restored state, the stick's action, the buttons."""
+        requests, screen = self.requests, self.screen
+        screen.fill((24, 24, 28))
+        split = int(self.cfg.width * 0.6)
+        current = requests.current
+        frame = self._request_frame()
+        if frame is not None:
+            self._blit_frame(frame, split)
+        elif current is not None:
+            self.state.observation = current[1]
+            self._draw_world(split)
+        self.pygame.draw.rect(screen, REQUEST_COLOUR, (split, 0, self.cfg.width - split, 90))
+        if current is None:
+            self._text('SITTING DONE', (split + 14, 10), self.big)
+            self._text(f'{len(requests.queue)} requests wait; Start for more',
+                       (split + 14, 58))
+            return
+        self._text('LABEL REQUEST', (split + 14, 10), self.big)
+        self._text(f'{requests.answered_in_sitting + 1} of {requests.cap} this sitting, '
+                   f'{len(requests.queue)} queued', (split + 14, 58))
+        action = self.to_action(self.joy_axes)
+        lines = [f'query {current[0]}', 'stick: ' + ', '.join(f'{v:+.2f}' for v in action),
+                 'A: answer with the stick', 'B: skip this state']
+        for i, line in enumerate(lines):
+            self._text(line, (split + 14, 110 + 30 * i))
+
+    def _blit_frame(self, frame: np.ndarray, width: int) -> None:
+        surface = self.pygame.surfarray.make_surface(frame.swapaxes(0, 1))
+        side = min(width, self.cfg.height)
+        self.screen.blit(self.pygame.transform.smoothscale(surface, (side, side)), (0, 0))
+
     def _draw_world(self, width: int) -> None:
         state = self.state
         if state.frame is not None:
-            surface = self.pygame.surfarray.make_surface(state.frame.swapaxes(0, 1))
-            side = min(width, self.cfg.height)
-            self.screen.blit(self.pygame.transform.smoothscale(surface, (side, side)), (0, 0))
+            self._blit_frame(state.frame, width)
             return
         if state.observation is None:
             self._text('waiting for observations', (20, 20))
@@ -283,7 +397,9 @@ class LiveView(Node):
         self.screen.blit((font or self.font).render(text, True, (235, 235, 235)), at)
 
     def shutdown(self) -> None:
-        """Close the window."""
+        """Close the window (and the request simulation)."""
+        if self.requests is not None:
+            self.request_env.close()
         self.pygame.display.quit()
 
 

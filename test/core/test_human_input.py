@@ -63,3 +63,28 @@ def test_live_hg_dagger_with_a_person_labels_takeovers_and_hands_back_smoothly()
     assert np.allclose(np.diff(commands)[:5], -0.5), 'equal steps from 1.5 to -1.0'
     assert [s.reason for s in back[:4]] == ['handover'] * 4
     assert back[-1].command[0] == -1.0 and back[-1].actor == Source.POLICY
+
+
+def test_label_requests_one_at_a_time_capped_per_sitting():
+    from dagger_ros.core.human_input import LabelRequests
+    requests = LabelRequests(cap=2, answer=0, skip=1, more=6)
+    for qid in range(4):
+        requests.add(qid, np.full(3, qid))
+    requests.add(1, np.zeros(3))
+    assert len(requests.queue) == 4 and requests.current[0] == 0
+
+    def press(index):
+        buttons = [0] * 8
+        command = requests.pressed(buttons)
+        buttons[index] = 1
+        command = requests.pressed(buttons)
+        held_again = requests.pressed(buttons)
+        assert held_again is None, 'a held button acts once'
+        return requests.act(command)
+
+    assert press(0) == (0, 'answer')
+    assert press(1) == (1, 'skip')
+    assert press(0) == (2, 'answer')
+    assert requests.resting and requests.current is None and press(0) is None
+    assert press(6) is None and not requests.resting
+    assert press(0) == (3, 'answer') and requests.answered == 3
