@@ -8,9 +8,10 @@ control path; headless runs simply leave it out.
 
 Keyboard fallback, read from this window (not global key hooks, which fail over SSH and on
 Wayland): hold Space to take over, arrows move the left stick, W/S the right stick's vertical
-axis; Enter, Backspace and Tab are A, B and Start. The keys are published as ``sensor_msgs/Joy`` on ``joy`` with SDL game-controller indices,
-exactly like the gamepad node, so the gate cannot tell them apart; while no key is down the
-keyboard is silent and a gamepad on the same topic keeps the say.
+axis; Enter, Backspace and Tab are A, B and Start. The keys are published as
+``sensor_msgs/Joy`` on ``joy`` with SDL game-controller indices, exactly like the gamepad node,
+so the gate cannot tell them apart; while no key is down the keyboard is silent and a gamepad
+on the same topic keeps the say.
 
 With ``requests`` set, the label queries of budgeted and asynchronous runs come here instead of
 to a scripted expert: one at a time, in a simulation restored to the queried state (where the

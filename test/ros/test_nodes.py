@@ -6,6 +6,7 @@ import sys
 import numpy as np
 import pytest
 from rclpy.parameter import Parameter
+from sensor_msgs.msg import Joy
 from std_msgs.msg import Float64MultiArray, UInt8MultiArray
 
 from dagger_ros.core.bundle import pack_bundle
@@ -161,3 +162,20 @@ def test_scripted_expert_answers_queries_only_in_on_query_mode(ros_ctx, executor
     assert msg_tags(answer) == {'query': 7.0}
     assert list(answer.data) == pytest.approx(make_expert('Pendulum-v1')(np.array(obs)))
     assert probe.count(topics.EXPERT_ACTION) == 0
+
+
+def test_human_gated_mujoco_config_and_gamepad_preset_configure_the_gate(ros_ctx):
+    from pathlib import Path
+    config = Path(__file__).resolve().parents[2] / 'config'
+    files = [config / 'sim.yaml', config / 'hg_mujoco.yaml', config / 'gamepads' / 'xbox.yaml']
+    args = ['--ros-args'] + [arg for path in files for arg in ('--params-file', str(path))]
+    gate = ExpertGate(context=ros_ctx, cli_args=args)
+    assert gate.spec.env_id == 'InvertedPendulum-v5' and gate.spec.act_dim == 1
+    assert gate.cfg.mode == 'realtime' and gate.cfg.human_input == 'joy'
+    assert gate.gate.human_gated and gate.run_cfg.algorithm == 'hg_dagger'
+    held = Joy(axes=[-1.0, 0.0, 0.0, 0.0, 0.0, 0.0], buttons=[0] * 9 + [1] + [0] * 2)
+    gate.on_joy(held)
+    gate.human.set_time(0.0 + gate.human._stamp)
+    assert gate.human.engaged(None, None)
+    assert gate.human.action(None)[0] == pytest.approx(gate.spec.act_high[0])
+    gate.destroy_node()
