@@ -11,6 +11,7 @@ message on the same QoS. Reported:
   flight, the next sent when the command arrives);
 * at fixed rates (100, 500, 1000 Hz, timer-driven like hardware): missed deadlines, i.e. the
   command for an observation not back before the next observation is due;
+* the highest of a ladder of rates (50 Hz to 1 kHz) sustained without a missed deadline;
 * the same with the trainer retraining in the background (a round every 200 steps).
 
     .venv/bin/python bench/bench_live.py [--quick]
@@ -196,18 +197,34 @@ def measure(kind: str, rates: list[float], count: int, seconds: float) -> dict[s
             time.sleep(3.0)  # let the first retraining start
         result = {'kind': kind, 'closed_loop': robot.closed_loop(count)}
         result['rates'] = [robot.fixed_rate(rate, seconds) for rate in rates]
+        result['max_rate_without_miss_hz'] = max_clean_rate(robot, seconds)
         return result
+
+
+SWEEP_HZ = (50.0, 100.0, 150.0, 200.0, 300.0, 400.0, 500.0, 750.0, 1000.0)
+
+
+def max_clean_rate(robot: Robot, seconds: float) -> float:
+    """The highest rate of SWEEP_HZ with no missed deadline (0 when even the lowest misses)."""
+    best = 0.0
+    for rate in SWEEP_HZ:
+        if robot.fixed_rate(rate, seconds)['missed']:
+            break
+        best = rate
+    return best
 
 
 def table(results: list[dict[str, Any]]) -> str:
     """Readable lines of every configuration, then the ratios the targets are about."""
     lines = [f"{'configuration':<16}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'loop Hz':>9}"
-             + ''.join(f"{'miss@' + str(int(r['rate_hz'])):>11}" for r in results[0]['rates'])]
+             + ''.join(f"{'miss@' + str(int(r['rate_hz'])):>11}" for r in results[0]['rates'])
+             + f"{'clean Hz':>10}"]
     for res in results:
         c = res['closed_loop']
         lines.append(f"{res['kind']:<16}{c['p50_ms']:8.2f}{c['p99_ms']:8.2f}{c['max_ms']:8.1f}"
                      f"{c['closed_loop_hz']:9.0f}"
-                     + ''.join(f"{r['missed']:>6}/{r['sent']:<4}" for r in res['rates']))
+                     + ''.join(f"{r['missed']:>6}/{r['sent']:<4}" for r in res['rates'])
+                     + f"{res['max_rate_without_miss_hz']:10.0f}")
     by_kind = {res['kind']: res['closed_loop'] for res in results}
     ratios = targets(by_kind)
     lines += [f'{name}: {value:.2f}' for name, value in ratios.items()]

@@ -412,7 +412,8 @@ class ExpertGate(Node):
         self.get_logger().info(
             f'round {summary.round} done: {summary.steps} steps, {summary.labels} labels, '
             f'expert drove {summary.expert_share:.0%}, {summary.switches} switches, '
-            f'{summary.fallback_steps} fallback steps')
+            f'{summary.fallback_steps} fallback steps'
+            + ''.join(f', {name} {value:.4g}' for name, value in _finite(summary.metrics)))
 
     def shutdown(self) -> None:
         """Leave the robot with one safe command."""

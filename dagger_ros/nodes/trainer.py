@@ -300,6 +300,8 @@ class Trainer(Node):
         row['switches'] = gate.get('switches', float('nan'))
         row['round_labels'] = gate.get('labels', float('nan'))
         row['duplicates_dropped'] = self.duplicates
+        skip = {'round', 'steps', 'labels', 'expert_steps', 'switches', 'policy_version'}
+        row.update({f'gate_{name}': value for name, value in gate.items() if name not in skip})
         self.publish_weights({'round': int(row['round']), 'labels': row['labels']})
         with open(self.dir / 'metrics.jsonl', 'a', encoding='utf-8') as f:
             f.write(json.dumps(row, default=float) + '\n')
