@@ -193,6 +193,8 @@ def dagger_graph(profile: str = 'sim', algorithm: str | None = None,
             params['human_input'] = 'joy'  # the gamepad node feeds the gate
         if chosen.expert == 'human' and chosen.world == 'sim':
             params.update(_HUMAN_SIM.get(role, {}))
+        if chosen.world == 'robot' and role == 'expert_gate':
+            params['mode'] = 'realtime'  # a robot's observations carry no lockstep seq
         if role == 'live_view' and (algorithm or chosen.algorithm) in ('budgeted', 'async'):
             params['requests'] = True  # the person answers the label queries
         params.update(overrides.get('*', {}))

@@ -103,7 +103,7 @@ def test_a_person_gets_the_gamepad_a_live_view_and_a_real_time_simulation():
     assert specs['expert_gate']['mode'] == specs['sim_bridge']['mode'] == 'realtime'
     assert specs['sim_bridge']['render_hz'] > 0
     robot = {spec.name: spec.extra_parameters for spec in graph.dagger_graph('robot')}
-    assert 'mode' not in robot['expert_gate'], 'a robot keeps the mode of its params file'
+    assert robot['expert_gate']['mode'] == 'realtime', 'a robot sends no lockstep seq tags'
 
 
 @pytest.mark.parametrize('profile', sorted(graph.PROFILES))

@@ -193,6 +193,11 @@ class ExpertGate(Node):
         if obs is None:
             return
         self.obs = obs
+        if self.cfg.mode == 'lockstep' and 'seq' not in obs.tags:
+            warn_bad_input(self, self.throttle, 'observation', InputError(
+                'lockstep needs the seq tag the sim bridge adds; a robot runs with mode '
+                'realtime'))
+            return
         if self.cfg.mode == 'lockstep':
             if obs.tag('seq') == self.decided_seq:  # re-sent: the same answer again
                 self._publish_command(self.last_command, obs.tag('seq'))
