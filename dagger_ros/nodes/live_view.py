@@ -65,8 +65,9 @@ class LiveViewConfig:
         'publish the keyboard as sensor_msgs/Joy on joy (Space: takeover, arrows: stick)'))
     takeover_button: int = field(default=9, metadata=_meta(
         'Joy button index Space presses (the gate mapping takeover button)', '', 0, BUTTONS - 1))
-    label_budget: int = field(default=0, metadata=_meta(
-        'labels the expert may give per round, shown against those given; 0: no budget', '', 0))
+    query_budget: int = field(default=0, metadata=_meta(
+        'the run\'s label budget per round (the shared query_budget setting), shown against '
+        'the labels given; 0: no budget', '', 0))
     env_id: str = field(default='Pendulum-v1', metadata=_meta(
         'gymnasium env id, to show label requests in a simulation restored to their state'))
     requests: bool = field(default=False, metadata=_meta(
@@ -213,6 +214,8 @@ class LiveView(Node):
             from dagger_ros.ros.conversions import tagged_msg
             self.answer_pub.publish(tagged_msg(self.to_action(self.joy_axes), 'action',
                                                {'query': query_id}))
+            self.state.labels += 1
+            self.state.round_labels += 1
         self.get_logger().info(f'label request {query_id}: {how} '
                                f'({len(self.requests.queue)} waiting)')
 
@@ -322,8 +325,8 @@ class LiveView(Node):
         lines = [f'round {state.round}   policy v{state.policy_version}',
                  f'interventions {state.interventions}',
                  f'labels {state.labels}' + (f'   this round {state.round_labels}/'
-                                             f'{self.cfg.label_budget}'
-                                             if self.cfg.label_budget else ''),
+                                             f'{self.cfg.query_budget}'
+                                             if self.cfg.query_budget else ''),
                  f'episode return {state.episode_return:.1f}',
                  f'last episode {state.last_return:.1f}']
         for i, line in enumerate(lines):
