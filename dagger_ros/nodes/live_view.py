@@ -66,7 +66,7 @@ class LiveViewConfig:
     takeover_button: int = field(default=9, metadata=_meta(
         'Joy button index Space presses (the gate mapping takeover button)', '', 0, BUTTONS - 1))
     query_budget: int = field(default=0, metadata=_meta(
-        'the run\'s label budget per round (the shared query_budget setting), shown against '
+        'the label budget per round (the shared query_budget setting), shown against '
         'the labels given; 0: no budget', '', 0))
     env_id: str = field(default='Pendulum-v1', metadata=_meta(
         'gymnasium env id, to show label requests in a simulation restored to their state'))
