@@ -100,6 +100,7 @@ setup(
             'scripted_expert_node = dagger_ros.nodes.scripted_expert:main',
             'expert_gate_node = dagger_ros.nodes.expert_gate:main',
             'trainer_node = dagger_ros.nodes.trainer:main',
+            'composed_node = dagger_ros.nodes.composed:main',
             'gamepad_node = dagger_ros.nodes.gamepad:main',
             'adapter_node = dagger_ros.nodes.adapter:main',
             'live_view_node = dagger_ros.nodes.live_view:main',

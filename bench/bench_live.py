@@ -158,7 +158,21 @@ def _echo(domain_id: int) -> Any:
                             stderr=subprocess.DEVNULL)
 
 
-def _graph(domain_id: int, run_dir: Path, with_trainer: bool) -> Any:
+CONTROL_ROLES = ('policy_executor', 'scripted_expert', 'expert_gate')
+
+
+def _composed_command(specs: list[Any], params_dir: Path) -> list[str]:
+    """One process for the control path's nodes (dagger_ros.nodes.composed)."""
+    from dagger_ros import graph
+    argv = [sys.executable, '-m', 'dagger_ros.nodes.composed', *CONTROL_ROLES, '--ros-args',
+            '--params-file', graph.default_params_file('sim.yaml')]
+    for spec in specs:
+        if spec.name in CONTROL_ROLES:
+            argv += ['--params-file', graph.write_overrides(spec, '', params_dir)]
+    return argv
+
+
+def _graph(domain_id: int, run_dir: Path, with_trainer: bool, composed: bool = False) -> Any:
     from dagger_ros import graph, run
     settings = {'demo_steps': 1, 'steps_per_round': 200 if with_trainer else 10 ** 9,
                 'rounds': 10 ** 6, 'sync_rounds': False, 'lockstep_timeout_s': 1.0,
@@ -168,14 +182,20 @@ def _graph(domain_id: int, run_dir: Path, with_trainer: bool) -> Any:
     wanted |= {'trainer'} if with_trainer else set()
     specs = [spec for spec in graph.dagger_graph('sim', overrides=overrides)
              if spec.name in wanted]
-    return run.start_graph(specs, '', [graph.default_params_file('sim.yaml')], domain_id,
-                           command=lambda spec, ns, files: graph.to_command(
-                               spec, ns, files, params_dir=run_dir / 'params'),
-                           sink=io.StringIO())
+    processes = run.start_graph(
+        [spec for spec in specs if not composed or spec.name not in CONTROL_ROLES], '',
+        [graph.default_params_file('sim.yaml')], domain_id,
+        command=lambda spec, ns, files: graph.to_command(spec, ns, files,
+                                                         params_dir=run_dir / 'params'),
+        sink=io.StringIO())
+    if composed:
+        gate = next(spec for spec in specs if spec.name == 'expert_gate')
+        processes.start(gate, _composed_command(specs, run_dir / 'params'))
+    return processes
 
 
 def measure(kind: str, rates: list[float], count: int, seconds: float) -> dict[str, Any]:
-    """One configuration: 'echo', 'graph' or 'graph+training'."""
+    """One configuration: 'echo', 'graph', 'graph+training', 'composed' or 'composed+training'."""
     from dagger_ros.ros.testing import claim_domain_id, private_context
     with contextlib.ExitStack() as stack:
         domain_id = stack.enter_context(claim_domain_id())
@@ -185,7 +205,7 @@ def measure(kind: str, rates: list[float], count: int, seconds: float) -> dict[s
             stack.callback(lambda: (os.killpg(proc.pid, signal.SIGINT), proc.wait(10)))
             send, reply = 'ping', 'pong'
         else:
-            processes = _graph(domain_id, tmp / 'run', kind == 'graph+training')
+            processes = _graph(domain_id, tmp / 'run', 'training' in kind, 'composed' in kind)
             stack.callback(lambda: processes.stop(signal.SIGINT, 10.0))
             send, reply = 'observation', 'command'
         context = stack.enter_context(private_context(domain_id))
@@ -193,7 +213,7 @@ def measure(kind: str, rates: list[float], count: int, seconds: float) -> dict[s
         stack.callback(robot.close)
         if not robot.wait_ready(90.0):
             raise RuntimeError(f'{kind}: no reply within 90 s')
-        if kind == 'graph+training':
+        if 'training' in kind:
             time.sleep(3.0)  # let the first retraining start
         result = {'kind': kind, 'closed_loop': robot.closed_loop(count)}
         result['rates'] = [robot.fixed_rate(rate, seconds) for rate in rates]
@@ -201,6 +221,8 @@ def measure(kind: str, rates: list[float], count: int, seconds: float) -> dict[s
         return result
 
 
+KINDS = ('echo', 'graph', 'graph+training', 'composed', 'composed+training')
+"""graph: each node its own process; composed: executor, expert and gate in one process."""
 SWEEP_HZ = (50.0, 100.0, 150.0, 200.0, 300.0, 400.0, 500.0, 750.0, 1000.0)
 
 
@@ -240,6 +262,12 @@ def targets(by_kind: dict[str, dict[str, float]]) -> dict[str, float]:
     if 'graph+training' in by_kind and 'graph' in by_kind:
         ratios['training_p99_over_idle_p99'] = (by_kind['graph+training']['p99_ms']
                                                 / by_kind['graph']['p99_ms'])
+    if 'composed' in by_kind and 'echo' in by_kind:
+        ratios['composed_p99_over_echo_p99'] = (by_kind['composed']['p99_ms']
+                                                / by_kind['echo']['p99_ms'])
+    if 'composed+training' in by_kind and 'composed' in by_kind:
+        ratios['composed_training_p99_over_idle_p99'] = (
+            by_kind['composed+training']['p99_ms'] / by_kind['composed']['p99_ms'])
     return ratios
 
 
@@ -249,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--quick', action='store_true', help='fewer round trips, 2 s per rate')
     parser.add_argument('--echo', action='store_true', help=argparse.SUPPRESS)
     parser.add_argument('--name', default='live')
+    parser.add_argument('--kinds', default=','.join(KINDS), help='configurations to measure')
     args = parser.parse_args(argv)
     if args.echo:
         return echo_main()
@@ -256,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     count, seconds = (300, 2.0) if args.quick else (2000, 5.0)
     rates = [100.0, 500.0, 1000.0]
     results = []
-    for kind in ('echo', 'graph', 'graph+training'):
+    for kind in args.kinds.split(','):
         results.append(measure(kind, rates, count, seconds))
         print(f'{kind}: done', flush=True)
     text = table(results)
