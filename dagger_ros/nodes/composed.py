@@ -1,4 +1,4 @@
-"""Several nodes of the loop in one process, on one single-threaded executor.
+r"""Several nodes of the loop in one process, on one single-threaded executor.
 
 On a robot with few cores the control path (executor, expert, gate) pays for every process it
 wakes; in one process a message still goes over DDS (Fast DDS delivers it inside the process)
