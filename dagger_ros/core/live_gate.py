@@ -75,6 +75,8 @@ class RoundSummary:
     switches: int
     policy_version: int
     metrics: dict[str, float] = field(default_factory=dict)
+    queries: int = 0
+    """Label queries of this round (asked during it or at its end); their labels come later."""
 
     @property
     def expert_share(self) -> float:
@@ -104,6 +106,7 @@ class _RoundTally:
     expert_steps: int = 0
     fallback_steps: int = 0
     switches: int = 0
+    queries: int = 0
     last_actor: Source | None = None
     last_episode: int | None = None
     obs: list[np.ndarray] = field(default_factory=list)
@@ -265,6 +268,8 @@ class LiveGate:
         if round_end is not None:
             queries += self._budget_queries(version)
             late = late or self._release_held()
+            round_end = replace(round_end, queries=self._ended.queries + sum(
+                q.reason == 'budget_query' for q in queries))
         return GateStep(safe.action, actor, reason, label, tuple(queries), round_end, late)
 
     def _release_held(self, event: Event | None = None) -> WireSample | None:
@@ -328,6 +333,7 @@ class LiveGate:
             tally.label_actions.append(label.label)
         due = (self.cfg.algorithm == 'async' and self.round_index > 0
                and (tally.steps - 1) % self._stride == 0)
+        tally.queries += due
         return [self._query(obs, action, episode, step, version, 'async_query')] if due else []
 
     def _maybe_end_round(self, version: int) -> RoundSummary | None:

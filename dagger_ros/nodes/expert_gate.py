@@ -89,7 +89,8 @@ def round_msg(summary: RoundSummary) -> Float64MultiArray:
     """A round summary as named fields."""
     values = [('round', summary.round), ('steps', summary.steps), ('labels', summary.labels),
               ('expert_steps', summary.expert_steps), ('fallback_steps', summary.fallback_steps),
-              ('switches', summary.switches), ('policy_version', summary.policy_version)]
+              ('switches', summary.switches), ('policy_version', summary.policy_version),
+              ('queries', summary.queries)]
     values += _finite(summary.metrics)
     return fields_to_msg([v for _, v in values], [(name, 1) for name, _ in values])
 

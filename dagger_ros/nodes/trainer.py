@@ -211,9 +211,11 @@ class Trainer(Node):
 
         Labels and round summaries travel on different topics, so the summary may overtake the
         round's last labels; waiting for them makes a lockstep run train on the same data every
-        time. Re-sent labels of a restarted trainer count as stored.
+        time. The answers to the round's label queries count too (a slow person's answers
+        that miss the wait go into the next retraining). Re-sent labels of a restarted trainer count as stored.
         """
-        expected = int(self.rounds.get(round_index, {}).get('labels', 0))
+        summary = self.rounds.get(round_index, {})
+        expected = int(summary.get('labels', 0) + summary.get('queries', 0))
         waited = now_s(self) - self.round_seen_s.get(round_index, now_s(self))
         return self.per_round.get(round_index, 0) >= expected or waited > LABEL_WAIT_S
 
@@ -300,7 +302,8 @@ class Trainer(Node):
         row['switches'] = gate.get('switches', float('nan'))
         row['round_labels'] = gate.get('labels', float('nan'))
         row['duplicates_dropped'] = self.duplicates
-        skip = {'round', 'steps', 'labels', 'expert_steps', 'switches', 'policy_version'}
+        skip = {'round', 'steps', 'labels', 'expert_steps', 'switches', 'policy_version',
+                'queries'}
         row.update({f'gate_{name}': value for name, value in gate.items() if name not in skip})
         self.publish_weights({'round': int(row['round']), 'labels': row['labels']})
         with open(self.dir / 'metrics.jsonl', 'a', encoding='utf-8') as f:

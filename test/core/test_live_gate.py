@@ -148,3 +148,14 @@ def test_bundle_round_trip_and_refusals():
         unpack_bundle(data, fields, EnvSpec('Other-v0', 5, 1, (-1.0,), (1.0,)))
     with pytest.raises(CheckpointError, match='no policy part'):
         unpack_bundle(*pack_bundle({'safety': safety}))
+
+
+def test_round_summary_counts_the_queries_whose_labels_come_later():
+    gate = make_gate(algorithm='budgeted', query_budget=2, ensemble_size=2)
+    run_steps(gate, 4)
+    gate.begin_round()
+    assert run_steps(gate, 6, expert=None, start=4)[-1].round_end.queries == 2
+    gate = make_gate(algorithm='async', query_budget=3)
+    run_steps(gate, 4)
+    gate.begin_round()
+    assert run_steps(gate, 6, expert=None, start=4)[-1].round_end.queries == 3
