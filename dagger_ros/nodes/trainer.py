@@ -212,7 +212,7 @@ class Trainer(Node):
         Labels and round summaries travel on different topics, so the summary may overtake the
         round's last labels; waiting for them makes a lockstep run train on the same data every
         time. The answers to the round's label queries count too (a slow person's answers
-        that miss the wait go into the next retraining). Re-sent labels of a restarted trainer count as stored.
+        that miss the wait go into the next retraining).
         """
         summary = self.rounds.get(round_index, {})
         expected = int(summary.get('labels', 0) + summary.get('queries', 0))
