@@ -116,7 +116,7 @@ def run_live(options: LiveOptions, out: IO[str] | None = None) -> int:
     out = out or sys.stdout
     options.out.mkdir(parents=True, exist_ok=True)
     specs = live_specs(options)
-    files = options.params_files or [graph.default_params_file('sim.yaml')]
+    files = [graph.default_params_file('sim.yaml'), *options.params_files]
     with contextlib.ExitStack() as stack:
         from dagger_ros.ros.testing import claim_domain_id, private_context
         domain_id = stack.enter_context(claim_domain_id())

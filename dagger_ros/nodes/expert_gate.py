@@ -72,6 +72,9 @@ class GateConfig:
         'sensor_msgs/Joy on joy, mapped by the mapping.* parameters)'))
     joy_timeout_s: float = field(default=0.25, metadata=_meta(
         'a Joy state older than this releases the takeover', 's', 0.001))
+    mapping_preset: str = field(default='', metadata=_meta(
+        'gamepad preset of config/gamepads (xbox, ps4, generic) whose values replace the '
+        'mapping.* defaults; mapping.* parameters set explicitly still win'))
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -83,6 +86,19 @@ class GateConfig:
 
 def _finite(metrics: dict[str, float]) -> list[tuple[str, float]]:
     return [(name, float(value)) for name, value in metrics.items() if np.isfinite(value)]
+
+
+def with_preset(mapping: Any, preset: str) -> Any:
+    """mapping with the preset's values wherever it still holds the dataclass default."""
+    if not preset:
+        return mapping
+    import dataclasses
+
+    from dagger_ros.core.joy_mapping import JoyMapping, load_preset
+    default = JoyMapping()
+    values = {name: value for name, value in load_preset(preset).items()
+              if getattr(mapping, name) == getattr(default, name)}
+    return dataclasses.replace(mapping, **values)
 
 
 def round_msg(summary: RoundSummary) -> Float64MultiArray:
@@ -150,7 +166,8 @@ class ExpertGate(Node):
             raise ConfigError(f'human_input joy needs algorithm hg_dagger (a takeover), or '
                               f'budgeted/async (queries), got {self.run_cfg.algorithm!r}')
         from dagger_ros.core.joy_mapping import joy_to_action, JoyMapping, Takeover
-        mapping = declare_config(self, JoyMapping, 'mapping')
+        mapping = with_preset(declare_config(self, JoyMapping, 'mapping'),
+                              self.cfg.mapping_preset)
         if len(mapping.axes) != self.spec.act_dim:
             raise ConfigError(f'mapping.axes has {len(mapping.axes)} entries, expected one per '
                               f'action dimension ({self.spec.act_dim})')

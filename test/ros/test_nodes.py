@@ -179,3 +179,24 @@ def test_human_gated_mujoco_config_and_gamepad_preset_configure_the_gate(ros_ctx
     assert gate.human.engaged(None, None)
     assert gate.human.action(None)[0] == pytest.approx(gate.spec.act_high[0])
     gate.destroy_node()
+
+
+def test_gamepad_preset_is_chosen_by_a_parameter_and_explicit_values_win(ros_ctx):
+    gate = ExpertGate(context=ros_ctx, parameter_overrides=[
+        Parameter('algorithm', value='hg_dagger'), Parameter('human_input', value='joy'),
+        Parameter('mapping_preset', value='generic'), Parameter('mapping.takeover_button',
+                                                                value=4)])
+    from dagger_ros.core.joy_mapping import load_preset
+    preset = load_preset('generic')
+    held = [0] * 12
+    held[4] = 1
+    gate.human.update([-1.0, 0, 0, 0, 0, 0], held, 0.0)
+    gate.human.set_time(0.0)
+    assert gate.human.engaged(None, None), 'the explicit takeover button wins'
+    assert preset['deadzone'] == 0.1
+    gate.human.update([-0.05, 0, 0, 0, 0, 0], held, 0.0)
+    assert gate.human.action(None)[0] == 0.0, "inside the preset's 0.1 deadzone"
+    with pytest.raises(ConfigError, match="no gamepad preset 'nes'"):
+        ExpertGate(context=ros_ctx, parameter_overrides=[
+            Parameter('algorithm', value='hg_dagger'), Parameter('human_input', value='joy'),
+            Parameter('mapping_preset', value='nes')])
