@@ -186,7 +186,8 @@ def _add_live_args(parser: argparse.ArgumentParser) -> None:
                         help='sim: scripted expert; sim_human: a person with a gamepad (or the '
                              "keyboard in the live view's window) gates the policy")
     parser.add_argument('--params-file', action='append',
-                        help='ROS params YAML read after config/sim.yaml (repeatable; later ones win)')
+                        help='ROS params YAML read after config/sim.yaml (repeatable; later '
+                             'ones win)')
     parser.add_argument('--set', action='append', metavar='NODE.PARAM=VALUE',
                         help='one node parameter, NODE may be * (e.g. trainer.epochs=50)')
     parser.add_argument('--out', help='output folder (default runs/live-<env>-<algo>-...)')
