@@ -114,11 +114,17 @@ def single_threaded_torch() -> None:
 
 
 def main_for(make_node: Callable[[], Node], args: Sequence[str] | None = None) -> int:
-    """Run one node until Ctrl-C/SIGTERM; return the exit code (2 for a bad configuration).
+    """Run one node until Ctrl-C/SIGTERM; return the exit code (2 for a bad configuration)."""
+    return spin_nodes([make_node], args)
 
-    rclpy's own signal handlers are off: they would shut the context down before the node could
-    act. Here a signal only stops the spin loop, then the node's ``shutdown()`` (when it has
-    one) runs while the context is still up, so a gate sends its last safe command and a
+
+def spin_nodes(factories: Sequence[Callable[[], Node]],
+               args: Sequence[str] | None = None) -> int:
+    """Run nodes on one executor until Ctrl-C/SIGTERM; return the exit code (2: bad config).
+
+    rclpy's own signal handlers are off: they would shut the context down before the nodes
+    could act. Here a signal only stops the spin loop, then each node's ``shutdown()`` (when it
+    has one) runs while the context is still up, so a gate sends its last safe command and a
     trainer flushes its dataset.
     """
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
@@ -127,12 +133,13 @@ def main_for(make_node: Callable[[], Node], args: Sequence[str] | None = None) -
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGINT, signal.SIGTERM)}
-    node = None
+    nodes: list[Node] = []
     code = 0
     try:
-        node = make_node()
         executor = SingleThreadedExecutor()
-        executor.add_node(node)
+        for make_node in factories:
+            nodes.append(make_node())
+            executor.add_node(nodes[-1])
         while not stop.is_set() and rclpy.ok():
             executor.spin_once(timeout_sec=0.05)
     except ConfigError as err:
@@ -143,9 +150,9 @@ def main_for(make_node: Callable[[], Node], args: Sequence[str] | None = None) -
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        if node is not None and hasattr(node, 'shutdown'):
-            node.shutdown()
-        if node is not None:
+        for node in reversed(nodes):
+            if hasattr(node, 'shutdown'):
+                node.shutdown()
             node.destroy_node()
         rclpy.try_shutdown()
     return code

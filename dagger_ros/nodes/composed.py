@@ -12,17 +12,12 @@ file sections (``/**/<node>``) and topic remaps apply as when they run apart.
 from __future__ import annotations
 
 import logging
-import signal
 import sys
-import threading
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
-import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.signals import SignalHandlerOptions
 
-from dagger_ros.core.errors import ConfigError
+from dagger_ros.nodes.common import spin_nodes
 
 log = logging.getLogger(__name__)
 
@@ -48,33 +43,7 @@ def main(args: Sequence[str] | None = None) -> int:
     if not roles or unknown:
         log.error('expected roles among %s before --ros-args, got %s', sorted(factories), roles)
         return 2
-    rclpy.init(args=[argv[0]] + argv[split:], signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set())
-                for sig in (signal.SIGINT, signal.SIGTERM)}
-    nodes: list[Any] = []
-    code = 0
-    try:
-        executor = SingleThreadedExecutor()
-        for role in roles:
-            nodes.append(factories[role]())
-            executor.add_node(nodes[-1])
-        while not stop.is_set() and rclpy.ok():
-            executor.spin_once(timeout_sec=0.05)
-    except ConfigError as err:
-        log.error('bad configuration: %s', err)
-        code = 2
-    except ExternalShutdownException:
-        pass
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        for node in reversed(nodes):
-            if hasattr(node, 'shutdown'):
-                node.shutdown()
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return code
+    return spin_nodes([factories[role] for role in roles], [argv[0]] + argv[split:])
 
 
 if __name__ == '__main__':
