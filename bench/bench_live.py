@@ -28,7 +28,7 @@ import signal
 import sys
 import tempfile
 import time
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -161,10 +161,11 @@ def _echo(domain_id: int) -> Any:
 CONTROL_ROLES = ('policy_executor', 'scripted_expert', 'expert_gate')
 
 
-def _composed_command(specs: list[Any], params_dir: Path) -> list[str]:
+def _composed_command(specs: list[Any], params_dir: Path, options: Sequence[str]) -> list[str]:
     """One process for the control path's nodes (dagger_ros.nodes.composed)."""
     from dagger_ros import graph
-    argv = [sys.executable, '-m', 'dagger_ros.nodes.composed', *CONTROL_ROLES, '--ros-args',
+    argv = [sys.executable, '-m', 'dagger_ros.nodes.composed', *options, *CONTROL_ROLES,
+            '--ros-args',
             '--params-file', graph.default_params_file('sim.yaml')]
     for spec in specs:
         if spec.name in CONTROL_ROLES:
@@ -172,7 +173,9 @@ def _composed_command(specs: list[Any], params_dir: Path) -> list[str]:
     return argv
 
 
-def _graph(domain_id: int, run_dir: Path, with_trainer: bool, composed: bool = False) -> Any:
+def _graph(domain_id: int, run_dir: Path, with_trainer: bool,
+           composed: Sequence[str] | None = None) -> Any:
+    """The nodes under test; composed: None (a process each) or the composed process's options."""
     from dagger_ros import graph, run
     settings = {'demo_steps': 1, 'steps_per_round': 200 if with_trainer else 10 ** 9,
                 'rounds': 10 ** 6, 'sync_rounds': False, 'lockstep_timeout_s': 1.0,
@@ -183,14 +186,14 @@ def _graph(domain_id: int, run_dir: Path, with_trainer: bool, composed: bool = F
     specs = [spec for spec in graph.dagger_graph('sim', overrides=overrides)
              if spec.name in wanted]
     processes = run.start_graph(
-        [spec for spec in specs if not composed or spec.name not in CONTROL_ROLES], '',
+        [spec for spec in specs if composed is None or spec.name not in CONTROL_ROLES], '',
         [graph.default_params_file('sim.yaml')], domain_id,
         command=lambda spec, ns, files: graph.to_command(spec, ns, files,
                                                          params_dir=run_dir / 'params'),
         sink=io.StringIO())
-    if composed:
+    if composed is not None:
         gate = next(spec for spec in specs if spec.name == 'expert_gate')
-        processes.start(gate, _composed_command(specs, run_dir / 'params'))
+        processes.start(gate, _composed_command(specs, run_dir / 'params', composed))
     return processes
 
 
@@ -205,7 +208,8 @@ def measure(kind: str, rates: list[float], count: int, seconds: float) -> dict[s
             stack.callback(lambda: (os.killpg(proc.pid, signal.SIGINT), proc.wait(10)))
             send, reply = 'ping', 'pong'
         else:
-            processes = _graph(domain_id, tmp / 'run', 'training' in kind, 'composed' in kind)
+            processes = _graph(domain_id, tmp / 'run', 'training' in kind,
+                               COMPOSED.get(kind.split('+')[0]))
             stack.callback(lambda: processes.stop(signal.SIGINT, 10.0))
             send, reply = 'observation', 'command'
         context = stack.enter_context(private_context(domain_id))
@@ -221,8 +225,14 @@ def measure(kind: str, rates: list[float], count: int, seconds: float) -> dict[s
         return result
 
 
-KINDS = ('echo', 'graph', 'graph+training', 'composed', 'composed+training')
-"""graph: each node its own process; composed: executor, expert and gate in one process."""
+KINDS = ('echo', 'graph', 'graph+training', 'composed', 'inline', 'inline+training')
+"""graph: each node its own process; composed: executor, expert and gate in one process;
+inline: that process with --inline (the gate calls the executor and the expert directly) on
+the EventsExecutor. Also known, not run by default: inline-single (--inline on the
+SingleThreadedExecutor) and composed+training."""
+COMPOSED = {'composed': (), 'inline': ('--inline', '--executor', 'events'),
+            'inline-single': ('--inline',)}
+"""composed_node options of each one-process configuration."""
 SWEEP_HZ = (50.0, 100.0, 150.0, 200.0, 300.0, 400.0, 500.0, 750.0, 1000.0)
 
 
@@ -254,20 +264,16 @@ def table(results: list[dict[str, Any]]) -> str:
 
 
 def targets(by_kind: dict[str, dict[str, float]]) -> dict[str, float]:
-    """p99 of the graph over the echo's, and with training over without (targets 1.5, 1.2)."""
+    """Per configuration: p99 over the echo's, and with training over without (goals 1.5, 1.2)."""
     ratios = {}
-    if 'graph' in by_kind and 'echo' in by_kind:
-        ratios['graph_p99_over_echo_p99'] = by_kind['graph']['p99_ms'] / by_kind['echo']['p99_ms']
-        ratios['graph_p50_over_echo_p50'] = by_kind['graph']['p50_ms'] / by_kind['echo']['p50_ms']
-    if 'graph+training' in by_kind and 'graph' in by_kind:
-        ratios['training_p99_over_idle_p99'] = (by_kind['graph+training']['p99_ms']
-                                                / by_kind['graph']['p99_ms'])
-    if 'composed' in by_kind and 'echo' in by_kind:
-        ratios['composed_p99_over_echo_p99'] = (by_kind['composed']['p99_ms']
-                                                / by_kind['echo']['p99_ms'])
-    if 'composed+training' in by_kind and 'composed' in by_kind:
-        ratios['composed_training_p99_over_idle_p99'] = (
-            by_kind['composed+training']['p99_ms'] / by_kind['composed']['p99_ms'])
+    echo = by_kind.get('echo')
+    for kind in ('graph', 'composed', 'inline-single', 'inline'):
+        if kind in by_kind and echo:
+            ratios[f'{kind}_p99_over_echo_p99'] = by_kind[kind]['p99_ms'] / echo['p99_ms']
+            ratios[f'{kind}_p50_over_echo_p50'] = by_kind[kind]['p50_ms'] / echo['p50_ms']
+        if f'{kind}+training' in by_kind and kind in by_kind:
+            ratios[f'{kind}_training_p99_over_idle_p99'] = (
+                by_kind[f'{kind}+training']['p99_ms'] / by_kind[kind]['p99_ms'])
     return ratios
 
 

@@ -118,14 +118,35 @@ def main_for(make_node: Callable[[], Node], args: Sequence[str] | None = None) -
     return spin_nodes([make_node], args)
 
 
+EXECUTORS = ('single', 'events')
+"""single: rclpy's SingleThreadedExecutor; events: rclpy.experimental.EventsExecutor, which
+skips rebuilding the wait set on every spin and so answers sooner (driven by spin_once only)."""
+
+
+def make_executor(kind: str) -> Any:
+    """The executor of that kind; the single-threaded one where rclpy has no EventsExecutor."""
+    if kind not in EXECUTORS:
+        raise ConfigError(f'executor must be one of {EXECUTORS}, got {kind!r}')
+    if kind == 'events':
+        try:
+            from rclpy.experimental import EventsExecutor
+            return EventsExecutor()
+        except ImportError:
+            log.warning('this rclpy has no EventsExecutor; using the single-threaded one')
+    return SingleThreadedExecutor()
+
+
 def spin_nodes(factories: Sequence[Callable[[], Node]],
-               args: Sequence[str] | None = None) -> int:
+               args: Sequence[str] | None = None,
+               link: Callable[[list[Node]], None] | None = None,
+               executor_kind: str = 'single') -> int:
     """Run nodes on one executor until Ctrl-C/SIGTERM; return the exit code (2: bad config).
 
     rclpy's own signal handlers are off: they would shut the context down before the nodes
     could act. Here a signal only stops the spin loop, then each node's ``shutdown()`` (when it
     has one) runs while the context is still up, so a gate sends its last safe command and a
-    trainer flushes its dataset.
+    trainer flushes its dataset. ``link``, when given, is called with the nodes once all exist;
+    ``executor_kind`` is one of EXECUTORS.
     """
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
     rclpy.init(args=list(sys.argv if args is None else args),
@@ -136,10 +157,12 @@ def spin_nodes(factories: Sequence[Callable[[], Node]],
     nodes: list[Node] = []
     code = 0
     try:
-        executor = SingleThreadedExecutor()
+        executor = make_executor(executor_kind)
         for make_node in factories:
             nodes.append(make_node())
             executor.add_node(nodes[-1])
+        if link is not None:
+            link(nodes)
         while not stop.is_set() and rclpy.ok():
             executor.spin_once(timeout_sec=0.05)
     except ConfigError as err:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import concurrent.futures
 from dataclasses import dataclass, field
 import traceback
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from rclpy.node import Node
@@ -149,6 +149,7 @@ class ExpertGate(Node):
         self.round_end_version = 0
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self._weights: concurrent.futures.Future | None = None
+        self.inline: list[tuple[Any, Callable[[Float64MultiArray], None]]] = []
         self._make_publishers()
         self._make_subscriptions()
         self.timer = self.create_timer(1.0 / self.cfg.rate_hz, self.on_timer)
@@ -216,11 +217,36 @@ class ExpertGate(Node):
                 'lockstep needs the seq tag the sim bridge adds; a robot runs with mode '
                 'realtime'))
             return
-        if self.cfg.mode == 'lockstep':
-            if obs.tag('seq') == self.decided_seq:  # re-sent: the same answer again
-                self._publish_command(self.last_command, obs.tag('seq'))
-            else:
-                self.try_decide()
+        if self.cfg.mode == 'lockstep' and obs.tag('seq') == self.decided_seq:
+            self._publish_command(self.last_command, obs.tag('seq'))  # re-sent: same answer
+            return
+        self.ask_inline(msg)
+        self.try_decide()
+
+    def link_inline(self, policy: Any = None, expert: Any = None) -> None:
+        """Ask these nodes of the same process directly on every observation, not over DDS.
+
+        Each has ``respond(msg)`` (the answer message or None) and ``publish(reply)``. The
+        command goes out first; their answers are published after it, for other listeners.
+        """
+        self.inline = [(node, handler) for node, handler in
+                       ((policy, self.on_policy), (expert, self.on_expert)) if node is not None]
+
+    def ask_inline(self, msg: Float64MultiArray) -> None:
+        """Get the linked nodes' answers to an observation, decide, then publish them."""
+        replies = []
+        for node, handler in self.inline:
+            try:
+                reply = node.respond(msg)
+            except Exception as err:  # noqa: BLE001 - a missing input becomes the fallback
+                warn_bad_input(self, self.throttle, f'{node.get_name()} failure',
+                               InputError(repr(err)))
+                continue
+            if reply is not None:
+                handler(reply)
+                replies.append((node, reply))
+        for node, reply in replies:
+            node.publish(reply)
 
     def on_policy(self, msg: Float64MultiArray) -> None:
         """The executor's action for some observation."""

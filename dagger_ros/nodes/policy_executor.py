@@ -27,7 +27,7 @@ from dagger_ros.nodes.common import (
     main_for, now_s, read_vector, single_threaded_torch, SpaceConfig, spec_from_config,
     Throttle, warn_bad_input)
 from dagger_ros.ros import qos, topics
-from dagger_ros.ros.conversions import msg_to_bundle, tagged_msg
+from dagger_ros.ros.conversions import msg_tags, msg_to_bundle, tagged_msg
 from dagger_ros.ros.params import declare_config
 
 
@@ -57,8 +57,9 @@ class PolicyExecutor(Node):
                                                 qos.for_topic(topics.POLICY_ACTION))
         self.doubt_pub = self.create_publisher(Float64MultiArray, topics.POLICY_DOUBT,
                                                qos.for_topic(topics.POLICY_DOUBT))
-        self.create_subscription(Float64MultiArray, topics.OBSERVATION, self.on_observation,
-                                 qos.for_topic(topics.OBSERVATION))
+        self.observation_sub = self.create_subscription(
+            Float64MultiArray, topics.OBSERVATION, self.on_observation,
+            qos.for_topic(topics.OBSERVATION))
         self.create_subscription(UInt8MultiArray, topics.WEIGHTS, self.on_weights,
                                  qos.for_topic(topics.WEIGHTS))
         self.get_logger().info(f'acting with policy version {self.policy.version}')
@@ -100,23 +101,34 @@ class PolicyExecutor(Node):
 
     def on_observation(self, msg: Float64MultiArray) -> None:
         """Answer one observation with the policy's action."""
+        reply = self.respond(msg)
+        if reply is not None:
+            self.publish(reply)
+
+    def respond(self, msg: Float64MultiArray) -> Float64MultiArray | None:
+        """The action message answering an observation; None (logged) on bad input."""
         self.swap_if_ready()
         try:
             obs = read_vector(msg, self.spec.obs_dim, 'observation', now_s(self))
         except InputError as err:
             warn_bad_input(self, self.throttle, 'observation', err)
-            return
+            return None
         action, doubt = self.policy.act_with_doubt(obs.values)
         action = np.asarray(action, dtype=np.float64)
         if not np.all(np.isfinite(action)):
             warn_bad_input(self, self.throttle, 'policy output',
                            InputError('the policy returned a non-finite action'))
-            return
+            return None
         tags = {name: obs.tags[name] for name in ('seq', 'episode', 'step') if name in obs.tags}
         tags.update(version=self.policy.version, doubt=float(doubt))
-        self.action_pub.publish(tagged_msg(action, 'action', tags))
-        if np.isfinite(doubt):
-            self.doubt_pub.publish(tagged_msg([float(doubt)], 'doubt', tags))
+        return tagged_msg(action, 'action', tags)
+
+    def publish(self, reply: Float64MultiArray) -> None:
+        """Send an action message, and its doubt when the policy has one."""
+        self.action_pub.publish(reply)
+        tags = msg_tags(reply)
+        if np.isfinite(tags.get('doubt', float('nan'))):
+            self.doubt_pub.publish(tagged_msg([tags['doubt']], 'doubt', tags))
 
     def shutdown(self) -> None:
         """Stop the weights worker."""

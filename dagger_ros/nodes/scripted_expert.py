@@ -76,9 +76,11 @@ class ScriptedExpertNode(Node):
                                                 qos.for_topic(topics.EXPERT_ACTION))
         self.query_answer_pub = self.create_publisher(Float64MultiArray, topics.EXPERT_ANSWER,
                                                       qos.for_topic(topics.EXPERT_ANSWER))
+        self.observation_sub = None
         if self.cfg.answer_mode == 'always':
-            self.create_subscription(Float64MultiArray, topics.OBSERVATION, self.on_observation,
-                                     qos.for_topic(topics.OBSERVATION))
+            self.observation_sub = self.create_subscription(
+                Float64MultiArray, topics.OBSERVATION, self.on_observation,
+                qos.for_topic(topics.OBSERVATION))
         self.create_subscription(Float64MultiArray, topics.EXPERT_QUERY, self.on_query,
                                  qos.for_topic(topics.EXPERT_QUERY))
         self.get_logger().info(f'{type(self.expert).__name__} labels {self.cfg.env_id} '
@@ -97,11 +99,22 @@ class ScriptedExpertNode(Node):
 
     def on_observation(self, msg: Float64MultiArray) -> None:
         """Answer one observation (always mode)."""
+        reply = self.respond(msg)
+        if reply is not None:
+            self.publish(reply)
+
+    def respond(self, msg: Float64MultiArray) -> Float64MultiArray | None:
+        """The expert's action message for an observation; None (logged) on bad input."""
         result = self.label(msg, 'observation')
-        if result is not None:
-            action, tags = result
-            keep = {name: tags[name] for name in ('seq', 'episode', 'step') if name in tags}
-            self.action_pub.publish(tagged_msg(action, 'action', keep))
+        if result is None:
+            return None
+        action, tags = result
+        keep = {name: tags[name] for name in ('seq', 'episode', 'step') if name in tags}
+        return tagged_msg(action, 'action', keep)
+
+    def publish(self, reply: Float64MultiArray) -> None:
+        """Send an action message on expert/action."""
+        self.action_pub.publish(reply)
 
     def on_query(self, msg: Float64MultiArray) -> None:
         """Answer one query; the answer carries the query's id."""

@@ -8,6 +8,7 @@ because a short Joy array is an everyday event (a different controller) rather t
 from __future__ import annotations
 
 import array
+import functools
 from typing import Any, NamedTuple, Sequence
 
 from builtin_interfaces.msg import Time
@@ -35,8 +36,9 @@ def _finite_vector(values: Any, what: str) -> np.ndarray:
                          f'expected a vector of floats') from err
     if arr.ndim != 1:
         raise InputError(f'{what} has shape {arr.shape}, expected a vector of shape (n,)')
-    bad = np.flatnonzero(~np.isfinite(arr))
-    if bad.size:
+    finite = np.isfinite(arr)
+    if not finite.all():
+        bad = np.flatnonzero(~finite)
         raise InputError(f'{what} has non-finite entries at {bad[:5].tolist()}; '
                          f'expected finite values')
     return arr
@@ -81,10 +83,15 @@ def fields_to_msg(values: Any, fields: Sequence[tuple[str, int]]) -> Float64Mult
     arr = _finite_vector(values, 'labelled vector')
     _check_field_sizes(arr.size, fields)
     msg = Float64MultiArray()
-    msg.layout.dim = [MultiArrayDimension(label=name, size=int(size), stride=int(size))
-                      for name, size in fields]
+    msg.layout.dim = list(_field_dims(tuple((name, int(size)) for name, size in fields)))
     msg.data = array.array('d', arr.tobytes())
     return msg
+
+
+@functools.lru_cache(maxsize=256)
+def _field_dims(fields: tuple[tuple[str, int], ...]) -> tuple[MultiArrayDimension, ...]:
+    """Layout dims of a field list; a loop sends the same few lists every step, so reuse them."""
+    return tuple(MultiArrayDimension(label=name, size=size, stride=size) for name, size in fields)
 
 
 def msg_to_fields(msg: Float64MultiArray, what: str) -> tuple[np.ndarray, list[tuple[str, int]]]:

@@ -200,3 +200,22 @@ def test_gamepad_preset_is_chosen_by_a_parameter_and_explicit_values_win(ros_ctx
         ExpertGate(context=ros_ctx, parameter_overrides=[
             Parameter('algorithm', value='hg_dagger'), Parameter('human_input', value='joy'),
             Parameter('mapping_preset', value='nes')])
+
+
+def test_training_thread_runs_only_on_idle_cpu_time():
+    import os
+    import threading
+
+    from dagger_ros.nodes.trainer import lower_thread_priority
+    seen = {}
+
+    def worker():
+        lower_thread_priority()
+        seen['policy'] = os.sched_getscheduler(threading.get_native_id())
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    # THEN the training thread is SCHED_IDLE and the calling thread keeps its own policy
+    assert seen['policy'] == os.SCHED_IDLE
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
