@@ -117,6 +117,17 @@ def _from_bytes(data: bytes, meta: Any, expected_spec: EnvSpec | None,
     return net.to(device), meta
 
 
+def warm_up() -> None:
+    """Pay once, now, what the first load of a process costs on top of the others.
+
+    The first network built on the meta device makes torch import its compiler stack (about
+    2 s on 2 cores, holding the GIL). A node that receives weights while it controls calls
+    this at start, so the first weights do not stall its control callbacks for that long.
+    """
+    with torch.device('meta'):
+        MLPPolicy(EnvSpec('warm_up', 1, 1, (-1.0,), (1.0,)), PolicyConfig(hidden_sizes=(1,)))
+
+
 def _check_meta(meta: Any, kind: str | None, where: str) -> None:
     if not isinstance(meta, dict) or meta.get('format') != FORMAT:
         got = meta.get('format') if isinstance(meta, dict) else type(meta).__name__

@@ -29,6 +29,7 @@ from std_msgs.msg import Bool, Float64MultiArray, UInt8MultiArray
 
 from dagger_ros.core.algorithms.config import RunConfig
 from dagger_ros.core.bundle import unpack_bundle
+from dagger_ros.core.checkpoint import warm_up
 from dagger_ros.core.errors import CheckpointError, ConfigError, InputError, SpecMismatchError
 from dagger_ros.core.human_input import JoyHuman
 from dagger_ros.core.live_gate import (
@@ -149,6 +150,7 @@ class ExpertGate(Node):
         self.round_end_version = 0
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self._weights: concurrent.futures.Future | None = None
+        warm_up()
         self.inline: list[tuple[Any, Callable[[Float64MultiArray], None]]] = []
         self._make_publishers()
         self._make_subscriptions()

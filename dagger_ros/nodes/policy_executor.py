@@ -20,7 +20,7 @@ from std_msgs.msg import Float64MultiArray, UInt8MultiArray
 from dagger_ros.core.algorithms.config import RunConfig
 from dagger_ros.core.algorithms.rules import RULES
 from dagger_ros.core.bundle import unpack_bundle
-from dagger_ros.core.checkpoint import load_checkpoint
+from dagger_ros.core.checkpoint import load_checkpoint, warm_up
 from dagger_ros.core.errors import CheckpointError, ConfigError, InputError, SpecMismatchError
 from dagger_ros.core.policies import make_policy, PolicyConfig
 from dagger_ros.nodes.common import (
@@ -50,6 +50,7 @@ class PolicyExecutor(Node):
         self.spec = spec_from_config(self.run_cfg.env_id, declare_config(self, SpaceConfig))
         self.cfg = declare_config(self, ExecutorConfig)
         self.policy = self.initial_policy()
+        warm_up()
         self.throttle = Throttle()
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self._pending: concurrent.futures.Future | None = None

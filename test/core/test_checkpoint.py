@@ -3,6 +3,8 @@
 import hashlib
 import json
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -177,3 +179,24 @@ def test_bytes_round_trip_and_tampering():
 def test_saving_something_else_is_refused(tmp_path):
     with pytest.raises(CheckpointError, match='cannot save a Linear'):
         save_checkpoint(tmp_path / 'x', torch.nn.Linear(2, 2))
+
+
+def test_after_warm_up_the_first_weights_import_nothing():
+    # A fresh interpreter: what the first bundle costs a control process that warmed up.
+    script = """
+import sys
+from dagger_ros.core.bundle import pack_bundle, unpack_bundle
+from dagger_ros.core.checkpoint import warm_up
+from dagger_ros.core.policies import make_policy, PolicyConfig
+from dagger_ros.core.spec import EnvSpec
+spec = EnvSpec('Pendulum-v1', 3, 1, (-2.0,), (2.0,))
+data, fields = pack_bundle({'policy': make_policy(spec, PolicyConfig(hidden_sizes=(8,)))})
+warm_up()
+before = set(sys.modules)
+unpack_bundle(data, fields, spec)
+print(sorted(set(sys.modules) - before))
+"""
+    proc = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == '[]'
