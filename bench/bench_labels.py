@@ -11,7 +11,8 @@ DAgger at >= 80% of the expert's return within 20,000 labels (its preset, 2000 d
 steps + 18 rounds x 1000 steps, labels exactly 20,000).
 
 ``--envs`` takes comma-separated ``ENV[=ALG+ALG...][@SEEDS]``: an entry without ``=`` runs
-``--algorithms``, one without ``@`` runs ``--seeds`` seeds.
+``--algorithms``, one without ``@`` runs ``--seeds`` seeds. ``--set KEY=VALUE`` changes a run
+setting for every run of the call (the same for every algorithm, as a fair comparison needs).
 
     .venv/bin/python bench/bench_labels.py --envs Pendulum-v1 --algorithms bc,dagger --seeds 3
     .venv/bin/python bench/bench_labels.py --envs Pendulum-v1,HalfCheetah-v5=dagger@1
@@ -309,14 +310,19 @@ def parse_envs(text: str, algorithms: str, seeds: int) -> list[tuple[str, list[s
 
 
 def make_jobs(plan: Sequence[tuple[str, list[str], int]], overrides: dict[str, Any],
-              first_seed: int = 0) -> list[dict[str, Any]]:
-    """One config per (task, algorithm, seed), the most expensive first."""
+              first_seed: int = 0, rounds_for: dict[str, int] | None = None
+              ) -> list[dict[str, Any]]:
+    """One config per (task, algorithm, seed), the most expensive first.
+
+    rounds_for: rounds per task, over the preset and overrides (every algorithm alike).
+    """
     jobs = []
     for env_id, algorithms, seeds in plan:
+        task_rounds = {'rounds': rounds_for[env_id]} if env_id in (rounds_for or {}) else {}
         for algorithm in algorithms:
             for seed in range(first_seed, first_seed + seeds):
                 values = {**preset_for(env_id), 'env_id': env_id, 'algorithm': algorithm,
-                          'seed': seed, **overrides}
+                          'seed': seed, **overrides, **task_rounds}
                 jobs.append({'config': values, 'cost': job_cost(env_id, algorithm)})
     return sorted(jobs, key=lambda job: -job['cost'])
 
@@ -379,12 +385,31 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help='seeds run are first-seed, first-seed + 1, ... (to add seeds)')
     parser.add_argument('--rounds', type=int, default=0,
                         help='rounds of every run (0: the task preset); same for every algorithm')
+    parser.add_argument('--rounds-for', action='append', default=[], metavar='ENV=ROUNDS',
+                        help='rounds of one task (e.g. HalfCheetah-v5=4); repeatable')
+    parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                        help='override a run setting for every run (e.g. demo_steps=250); '
+                             'repeatable; the value is read as JSON when it parses')
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--quick', action='store_true', help=f'{QUICK["rounds"]} rounds')
     parser.add_argument('--name', default='labels', help='result file stem under bench/results')
     parser.add_argument('--merge', nargs='+', default=[], metavar='STEM',
                         help='run nothing: summarize the runs of these earlier result files')
     return parser.parse_args(argv)
+
+
+def parse_sets(items: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` overrides; a value that parses as JSON is taken as such, else as text."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition('=')
+        if not sep or not key:
+            raise SystemExit(f'--set expects KEY=VALUE, got {item!r}')
+        try:
+            out[key] = json.loads(text)
+        except json.JSONDecodeError:
+            out[key] = text
+    return out
 
 
 def load_runs(stems: Sequence[str], folder: Path = RESULTS) -> list[dict[str, Any]]:
@@ -402,13 +427,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(message)s')
     overrides = {**(QUICK if args.quick else {}),
-                 **({'rounds': args.rounds} if args.rounds else {})}
+                 **({'rounds': args.rounds} if args.rounds else {}), **parse_sets(args.set)}
     start = time.perf_counter()
     if args.merge:
         runs = load_runs(args.merge)
     else:
+        rounds_for = {env: int(rounds) for env, rounds in parse_sets(args.rounds_for).items()}
         jobs = make_jobs(parse_envs(args.envs, args.algorithms, args.seeds), overrides,
-                         args.first_seed)
+                         args.first_seed, rounds_for)
+        for job in jobs[:1]:  # a bad --set fails here, not in every worker
+            RunConfig.from_dict(job['config'])
         log.info('%d runs on %d worker(s)', len(jobs), args.workers)
         runs = run_jobs(jobs, args.workers)
     summary = summarize(runs)

@@ -194,3 +194,22 @@ def test_default_label_plan_covers_every_algorithm_on_pendulum():
     idp = {a for env, algorithms, _ in plan if env == 'InvertedDoublePendulum-v5'
            for a in algorithms}
     assert idp == set(bench_labels.ALGORITHM_NAMES)
+
+
+def test_set_and_rounds_for_reach_every_job_of_their_scope():
+    sets = bench_labels.parse_sets(['demo_steps=250', 'lr_schedule=constant'])
+    assert sets == {'demo_steps': 250, 'lr_schedule': 'constant'}
+    plan = [('Pendulum-v1', ['bc', 'dagger'], 2), ('HalfCheetah-v5', ['dagger'], 1)]
+    jobs = bench_labels.make_jobs(plan, sets, rounds_for={'HalfCheetah-v5': 4})
+    configs = {(j['config']['env_id'], j['config']['algorithm'], j['config']['seed']):
+               j['config'] for j in jobs}
+    assert len(configs) == 5
+    # THEN --set applies to every run alike and --rounds-for to its task only
+    assert all(c['demo_steps'] == 250 for c in configs.values())
+    assert configs[('HalfCheetah-v5', 'dagger', 0)]['rounds'] == 4
+    assert configs[('Pendulum-v1', 'bc', 1)]['rounds'] == configs[('Pendulum-v1', 'dagger', 0)][
+        'rounds'] != 4
+    with pytest.raises(SystemExit, match='KEY=VALUE'):
+        bench_labels.parse_sets(['demo_steps'])
+    default = run_all.plan(quick=False, workers=2, cheetah=True)[0].args
+    assert default[default.index('--rounds-for') + 1] == 'HalfCheetah-v5=4'
