@@ -34,6 +34,7 @@ from common import machine, RESULTS  # noqa: E402
 from dagger_ros.core.dataset import Dataset  # noqa: E402
 from dagger_ros.core.spec import EnvSpec  # noqa: E402
 from dagger_ros.core.types import Source  # noqa: E402
+from plots import plot_dataset  # noqa: E402
 
 log = logging.getLogger('bench_dataset')
 SPEC = EnvSpec('HalfCheetah-v5', 17, 6, (-1.0,) * 6, (1.0,) * 6)
@@ -156,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps({'machine': machine(), 'spec': SPEC.to_dict(),
                                     'results': rows}, indent=2))
     args.out.with_suffix('.txt').write_text(table(rows) + '\n')
+    plot_dataset(rows, args.out.with_suffix('.png'))
     log.info('wrote %s', args.out)
     return 0
 

@@ -4,8 +4,10 @@ The benchmark process plays the robot. It publishes observations and waits for t
 that answers each one (matched by its seq tag), through the policy executor, the scripted
 expert and the expert gate, each its own process over DDS (DAgger after the demonstration
 round: the gate waits for the policy's action and the expert's label of every observation).
-The baseline, measured in the same run, is a bare rclpy echo process answering the same
-message on the same QoS. Reported:
+The same nodes run as a process each (graph), in one process (composed), and in one process
+with ``--inline --executor events`` (inline: the gate calls the executor and the expert
+directly). The baseline, measured in the same run, is a bare rclpy echo process answering the
+same message on the same QoS on the SingleThreadedExecutor. Reported:
 
 * closed-loop round trip p50/p99/max and the highest closed-loop rate (one observation in
   flight, the next sent when the command arrives);
@@ -35,6 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 from common import write_results  # noqa: E402
+from plots import plot_live  # noqa: E402
 
 OBS = [0.9, 0.1, -0.3]
 
@@ -94,7 +97,8 @@ class Robot:
         elapsed = time.perf_counter() - start
         ms = np.array(rtts) * 1e3
         return {'p50_ms': float(np.percentile(ms, 50)), 'p99_ms': float(np.percentile(ms, 99)),
-                'max_ms': float(ms.max()), 'lost': lost, 'closed_loop_hz': count / elapsed}
+                'max_ms': float(ms.max()), 'lost': lost, 'closed_loop_hz': count / elapsed,
+                'rtt_ms': [round(float(v), 4) for v in np.sort(ms)]}
 
     def fixed_rate(self, rate_hz: float, seconds: float) -> dict[str, float]:
         """Observations at rate_hz; a miss is a command not back within one period."""
@@ -296,8 +300,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f'{kind}: done', flush=True)
     text = table(results)
     by_kind = {res['kind']: res['closed_loop'] for res in results}
-    write_results(args.name, {'results': results, 'targets': targets(by_kind),
-                              'quick': args.quick}, text)
+    out = write_results(args.name, {'results': results, 'targets': targets(by_kind),
+                                    'quick': args.quick}, text)
+    plot_live(results, out.with_suffix('.png'))
     print(text)
     return 0
 

@@ -34,6 +34,7 @@ from common import machine  # noqa: E402
 from dagger_ros.core.policies import MLPPolicy, PolicyConfig  # noqa: E402
 from dagger_ros.core.spec import EnvSpec  # noqa: E402
 from dagger_ros.core.training import train_policy, TrainConfig  # noqa: E402
+from plots import plot_training  # noqa: E402
 
 log = logging.getLogger('bench_training')
 SPEC = EnvSpec('bench', 17, 6, (-1.0,) * 6, (1.0,) * 6)
@@ -191,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps({'machine': machine(), 'args': {
         k: str(v) for k, v in vars(args).items()}, 'results': results}, indent=2))
     args.out.with_suffix('.txt').write_text(text + '\n')
+    plot_training(results, args.out.with_suffix('.png'))
     log.info('%s', text)
     return 0
 

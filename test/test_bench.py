@@ -213,3 +213,22 @@ def test_set_and_rounds_for_reach_every_job_of_their_scope():
         bench_labels.parse_sets(['demo_steps'])
     default = run_all.plan(quick=False, workers=2, cheetah=True)[0].args
     assert default[default.index('--rounds-for') + 1] == 'HalfCheetah-v5=4'
+
+
+def test_live_training_and_dataset_figures_are_written(tmp_path):
+    plots = importlib.import_module('plots')
+    rates = [{'rate_hz': hz, 'missed_share': share, 'missed': 1, 'sent': 10}
+             for hz, share in ((100.0, 0.0), (500.0, 0.5))]
+    live = [{'kind': kind, 'closed_loop': {'rtt_ms': [0.4, 0.5, 2.0 * scale]}, 'rates': rates}
+            for kind, scale in (('echo', 1), ('inline', 2))]
+    training = {'cpu': {'ratio': 1.3, 'train_policy_samples_per_s': 9e4,
+                        'dataloader_samples_per_s': 7e4, 'steps_only_samples_per_s': 1e5},
+                'act': {'act_us_best': 60.0}}
+    rows = [{'samples': n, 'append_batch_samples_per_s': 1e6, 'peak_rss_mb': 300.0,
+             'bytes_per_sample': 156.0, 'warm': {'open_and_arrays_s': 0.3},
+             'cold': {'open_and_arrays_s': 0.4}} for n in (10 ** 6, 10 ** 7)]
+    paths = [plots.plot_live(live, tmp_path / 'live.png'),
+             plots.plot_training(training, tmp_path / 'training.png'),
+             plots.plot_dataset(rows, tmp_path / 'dataset.png')]
+    for path in paths:
+        assert path.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and path.stat().st_size > 10_000
