@@ -134,8 +134,12 @@ class Robot:
         self.node.destroy_node()
 
 
-def echo_main() -> int:
-    """The bare baseline: answer every 'ping' on 'pong', tags and data unchanged."""
+def echo_main(events: bool = False) -> int:
+    """The bare baseline: answer every 'ping' on 'pong', tags and data unchanged.
+
+    events: spin rclpy's EventsExecutor (with spin_once: its spin() does not dispatch in every
+    release) instead of the SingleThreadedExecutor, to show what that executor alone gains.
+    """
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
@@ -147,17 +151,26 @@ def echo_main() -> int:
     pub = node.create_publisher(Float64MultiArray, 'pong', qos.for_topic(topics.COMMAND))
     node.create_subscription(Float64MultiArray, 'ping', pub.publish,
                              qos.for_topic(topics.OBSERVATION))
-    executor = SingleThreadedExecutor()
+    if events:
+        from rclpy.experimental import EventsExecutor
+        executor = EventsExecutor()
+    else:
+        executor = SingleThreadedExecutor()
     executor.add_node(node)
     with contextlib.suppress(KeyboardInterrupt):
-        executor.spin()
+        if events:
+            while rclpy.ok():
+                executor.spin_once(timeout_sec=0.05)
+        else:
+            executor.spin()
     return 0
 
 
-def _echo(domain_id: int) -> Any:
+def _echo(domain_id: int, events: bool) -> Any:
     import subprocess
     env = {**os.environ, 'ROS_DOMAIN_ID': str(domain_id)}
-    return subprocess.Popen([sys.executable, __file__, '--echo'], env=env,
+    flag = '--echo-events' if events else '--echo'
+    return subprocess.Popen([sys.executable, __file__, flag], env=env,
                             start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 
@@ -202,13 +215,13 @@ def _graph(domain_id: int, run_dir: Path, with_trainer: bool,
 
 
 def measure(kind: str, rates: list[float], count: int, seconds: float) -> dict[str, Any]:
-    """One configuration: 'echo', 'graph', 'graph+training', 'composed' or 'composed+training'."""
+    """One configuration of KINDS (or inline-single, composed+training)."""
     from dagger_ros.ros.testing import claim_domain_id, private_context
     with contextlib.ExitStack() as stack:
         domain_id = stack.enter_context(claim_domain_id())
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        if kind == 'echo':
-            proc = _echo(domain_id)
+        if kind in ('echo', 'echo-events'):
+            proc = _echo(domain_id, kind == 'echo-events')
             stack.callback(lambda: (os.killpg(proc.pid, signal.SIGINT), proc.wait(10)))
             send, reply = 'ping', 'pong'
         else:
@@ -230,9 +243,10 @@ def measure(kind: str, rates: list[float], count: int, seconds: float) -> dict[s
 
 
 KINDS = ('echo', 'graph', 'graph+training', 'composed', 'inline', 'inline+training')
-"""graph: each node its own process; composed: executor, expert and gate in one process;
-inline: that process with --inline (the gate calls the executor and the expert directly) on
-the EventsExecutor. Also known, not run by default: inline-single (--inline on the
+"""echo: the baseline; graph: each node its own process; composed: executor, expert and gate
+in one process; inline: that process with --inline (the gate calls the executor and the
+expert directly) on the EventsExecutor. Also known, not run by default: echo-events (the echo
+on the EventsExecutor, for comparison only), inline-single (--inline on the
 SingleThreadedExecutor) and composed+training."""
 COMPOSED = {'composed': (), 'inline': ('--inline', '--executor', 'events'),
             'inline-single': ('--inline',)}
@@ -271,6 +285,9 @@ def targets(by_kind: dict[str, dict[str, float]]) -> dict[str, float]:
     """Per configuration: p99 over the echo's, and with training over without (goals 1.5, 1.2)."""
     ratios = {}
     echo = by_kind.get('echo')
+    if 'echo-events' in by_kind and echo:
+        ratios['echo_events_p99_over_echo_p99_extra'] = (by_kind['echo-events']['p99_ms']
+                                                         / echo['p99_ms'])
     for kind in ('graph', 'composed', 'inline-single', 'inline'):
         if kind in by_kind and echo:
             ratios[f'{kind}_p99_over_echo_p99'] = by_kind[kind]['p99_ms'] / echo['p99_ms']
@@ -286,11 +303,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--quick', action='store_true', help='fewer round trips, 2 s per rate')
     parser.add_argument('--echo', action='store_true', help=argparse.SUPPRESS)
+    parser.add_argument('--echo-events', action='store_true', help=argparse.SUPPRESS)
     parser.add_argument('--name', default='live')
     parser.add_argument('--kinds', default=','.join(KINDS), help='configurations to measure')
     args = parser.parse_args(argv)
-    if args.echo:
-        return echo_main()
+    if args.echo or args.echo_events:
+        return echo_main(events=args.echo_events)
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     count, seconds = (300, 2.0) if args.quick else (2000, 5.0)
     rates = [100.0, 500.0, 1000.0]
