@@ -344,14 +344,22 @@ def _one(job: dict[str, Any]) -> dict[str, Any]:
             'random_return': result.random_return, 'seconds': time.perf_counter() - start}
 
 
-def run_jobs(jobs: Sequence[dict[str, Any]], workers: int) -> list[dict[str, Any]]:
-    """Run every job in a process pool, one progress line per finished run."""
+def run_jobs(jobs: Sequence[dict[str, Any]], workers: int,
+             journal: Path | None = None) -> list[dict[str, Any]]:
+    """Run every job in a process pool, one progress line per finished run.
+
+    journal: a JSON-lines file each finished run is appended to at once, so a long benchmark
+    cut short keeps what it measured (``--merge`` reads it).
+    """
     runs, start = [], time.perf_counter()
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(_one, job) for job in jobs]
         for done, future in enumerate(as_completed(futures), 1):
             run = future.result()
             runs.append(run)
+            if journal is not None:
+                with open(journal, 'a', encoding='utf-8') as out:
+                    out.write(json.dumps(run, default=float) + '\n')
             log.info('[%d/%d %6.0fs] %s %s seed %d: %.0f labels, normalized %.2f (%.0fs)', done,
                      len(jobs), time.perf_counter() - start, run['env'], run['algorithm'],
                      run['seed'], run['metrics'][-1]['labels'],
@@ -413,11 +421,19 @@ def parse_sets(items: Sequence[str]) -> dict[str, Any]:
 
 
 def load_runs(stems: Sequence[str], folder: Path = RESULTS) -> list[dict[str, Any]]:
-    """The runs of earlier result files; a (task, algorithm, seed) seen twice keeps the last."""
+    """The runs of earlier result files; a (task, algorithm, seed) seen twice keeps the last.
+
+    A stem whose <stem>.json is missing (a run cut short) is read from <stem>.runs.jsonl.
+    """
     runs: dict[tuple[str, str, int], dict[str, Any]] = {}
     for stem in stems:
-        data = json.loads((folder / f'{stem}.json').read_text())
-        for run in data['runs']:
+        path = folder / f'{stem}.json'
+        if path.exists():
+            found = json.loads(path.read_text())['runs']
+        else:
+            lines = (folder / f'{stem}.runs.jsonl').read_text().splitlines()
+            found = [json.loads(line) for line in lines if line.strip()]
+        for run in found:
             runs[(run['env'], run['algorithm'], run['seed'])] = run
     return list(runs.values())
 
@@ -438,7 +454,10 @@ def main(argv: list[str] | None = None) -> int:
         for job in jobs[:1]:  # a bad --set fails here, not in every worker
             RunConfig.from_dict(job['config'])
         log.info('%d runs on %d worker(s)', len(jobs), args.workers)
-        runs = run_jobs(jobs, args.workers)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        journal = RESULTS / f'{args.name}.runs.jsonl'
+        journal.unlink(missing_ok=True)
+        runs = run_jobs(jobs, args.workers, journal)
     summary = summarize(runs)
     checks = targets(summary, runs)
     text = table(summary, checks)

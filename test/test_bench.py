@@ -232,3 +232,13 @@ def test_live_training_and_dataset_figures_are_written(tmp_path):
              plots.plot_dataset(rows, tmp_path / 'dataset.png')]
     for path in paths:
         assert path.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and path.stat().st_size > 10_000
+
+
+def test_merge_reads_the_journal_of_a_run_cut_short(tmp_path):
+    metrics = [{'round': 0, 'labels': 100, 'normalized': 0.5, 'return_mean': -500.0}]
+    done = {'env': 'Pendulum-v1', 'algorithm': 'bc', 'seed': 0, 'metrics': metrics,
+            'expert_return': -150.0, 'random_return': -1200.0}
+    (tmp_path / 'cut.runs.jsonl').write_text(json.dumps(done) + '\n')
+    (tmp_path / 'whole.json').write_text(json.dumps({'runs': [{**done, 'seed': 1}]}))
+    runs = bench_labels.load_runs(['cut', 'whole'], tmp_path)
+    assert sorted(run['seed'] for run in runs) == [0, 1]

@@ -27,16 +27,12 @@ import numpy as np
 import yaml
 
 from dagger_ros.core.errors import ConfigError
+from dagger_ros.core.settings import fixed_meta as _meta
 
 PACKAGE = 'dagger_ros'
 TAKEOVER_MODES = ('hold', 'toggle')
 NO_BUTTON = -1
 NO_AXIS = -1
-
-
-def _meta(description: str, unit: str = '', lo: float | None = None,
-          hi: float | None = None) -> dict[str, Any]:
-    return {'description': description, 'unit': unit, 'range': (lo, hi), 'read_only': True}
 
 
 @dataclass(frozen=True)

@@ -7,19 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 import math
-from typing import Any
 
 import numpy as np
 
 from dagger_ros.core.errors import ConfigError
+from dagger_ros.core.settings import meta as _meta
 from dagger_ros.core.spec import EnvSpec
 
 FALLBACKS = ('zero', 'center', 'hold')
-
-
-def _meta(description: str, unit: str = '', lo: float | None = None,
-          hi: float | None = None) -> dict[str, Any]:
-    return {'description': description, 'unit': unit, 'range': (lo, hi)}
 
 
 @dataclass(frozen=True)

@@ -18,16 +18,13 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
 from dagger_ros.core.errors import ConfigError, InputError
+from dagger_ros.core.settings import fixed_meta as _meta
 from dagger_ros.nodes.common import main_for, Throttle, warn_bad_input
 from dagger_ros.ros import qos, topics
 from dagger_ros.ros.conversions import (
     action_to_twist, action_to_twist_stamped, array_to_msg, check_twist_mapping,
     JOINT_FIELDS, joint_state_to_obs, msg_to_array)
 from dagger_ros.ros.params import declare_config
-
-
-def _meta(description: str) -> dict[str, Any]:
-    return {'description': description, 'read_only': True}
 
 
 @dataclass(frozen=True)

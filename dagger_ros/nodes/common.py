@@ -16,15 +16,11 @@ from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
 from dagger_ros.core.errors import ConfigError, DaggerError, InputError
+from dagger_ros.core.settings import fixed_meta as _meta
 from dagger_ros.core.spec import EnvSpec
 from dagger_ros.ros.conversions import msg_tags, msg_to_array
 
 log = logging.getLogger(__name__)
-
-
-def _meta(description: str, unit: str = '', lo: float | None = None,
-          hi: float | None = None) -> dict[str, Any]:
-    return {'description': description, 'unit': unit, 'range': (lo, hi), 'read_only': True}
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from dagger_ros.core.human_input import JoyHuman
 from dagger_ros.core.live_gate import (
     GateStep, LiveGate, PolicyInput, Query, QUERY_ALGORITHMS, RoundSummary)
 from dagger_ros.core.safety import is_stale, SafetyConfig
+from dagger_ros.core.settings import fixed_meta as _meta
 from dagger_ros.core.wire import encode_sample, WireSample
 from dagger_ros.nodes.common import (
     main_for, now_s, read_vector, single_threaded_torch, SpaceConfig, spec_from_config,
@@ -45,11 +46,6 @@ from dagger_ros.ros.params import declare_config
 
 MODES = ('lockstep', 'realtime')
 HUMAN_INPUTS = ('scripted', 'joy')
-
-
-def _meta(description: str, unit: str = '', lo: float | None = None,
-          hi: float | None = None) -> dict[str, Any]:
-    return {'description': description, 'unit': unit, 'range': (lo, hi), 'read_only': True}
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import Joy
 
 from dagger_ros.core.errors import ConfigError
+from dagger_ros.core.settings import fixed_meta as _meta
 from dagger_ros.nodes.common import main_for
 from dagger_ros.ros import qos, topics
 from dagger_ros.ros.params import declare_config
@@ -39,11 +40,6 @@ AXIS_MAX = 32767
 CONTROLLER_AXES = 6
 """SDL_CONTROLLER_AXIS_MAX: left x/y, right x/y, left and right trigger."""
 FRAME_ID = 'joy'
-
-
-def _meta(description: str, unit: str = '', lo: float | None = None,
-          hi: float | None = None) -> dict[str, Any]:
-    return {'description': description, 'unit': unit, 'range': (lo, hi), 'read_only': True}
 
 
 @dataclass(frozen=True)

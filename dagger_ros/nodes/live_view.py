@@ -32,6 +32,7 @@ from std_msgs.msg import Float64MultiArray
 
 from dagger_ros.core.errors import InputError
 from dagger_ros.core.human_input import LabelRequests
+from dagger_ros.core.settings import fixed_meta as _meta
 from dagger_ros.core.types import Source
 from dagger_ros.nodes.common import main_for
 from dagger_ros.ros import qos, topics
@@ -47,11 +48,6 @@ DRIVER_NAMES = {Source.POLICY: 'POLICY', Source.EXPERT: 'EXPERT', Source.HUMAN: 
                 Source.NONE: 'FALLBACK'}
 AXES = 6
 BUTTONS = 12
-
-
-def _meta(description: str, unit: str = '', lo: float | None = None,
-          hi: float | None = None) -> dict[str, Any]:
-    return {'description': description, 'unit': unit, 'range': (lo, hi), 'read_only': True}
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from std_msgs.msg import Float64MultiArray
 
 from dagger_ros.core.errors import ConfigError, InputError
 from dagger_ros.core.safety import is_stale
+from dagger_ros.core.settings import fixed_meta as _meta
 from dagger_ros.core.sim import SimStep, SimStepper
 from dagger_ros.nodes.common import (
     main_for, now_s, read_vector, single_threaded_torch, Stamped, Throttle, warn_bad_input)
@@ -31,11 +32,6 @@ from dagger_ros.ros.conversions import fields_to_msg, s_to_stamp, tagged_msg
 from dagger_ros.ros.params import declare_config
 
 MODES = ('lockstep', 'realtime')
-
-
-def _meta(description: str, unit: str = '', lo: float | None = None,
-          hi: float | None = None, read_only: bool = True) -> dict[str, Any]:
-    return {'description': description, 'unit': unit, 'range': (lo, hi), 'read_only': read_only}
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from dagger_ros.core.checkpoint import load_checkpoint, save_checkpoint
 from dagger_ros.core.dataset import Dataset
 from dagger_ros.core.errors import CheckpointError, DaggerError, InputError, SpecMismatchError
 from dagger_ros.core.experts import KNOWN_EXPERTS, make_expert
+from dagger_ros.core.settings import fixed_meta as _meta
 from dagger_ros.core.wire import decode_sample, WireSample
 from dagger_ros.nodes.common import (
     main_for, now_s, single_threaded_torch, SpaceConfig, spec_from_config, Throttle,
@@ -42,11 +43,6 @@ from dagger_ros.nodes.common import (
 from dagger_ros.ros import qos, topics
 from dagger_ros.ros.conversions import bundle_to_msg, fields_to_msg, msg_to_fields
 from dagger_ros.ros.params import declare_config
-
-
-def _meta(description: str, unit: str = '', lo: float | None = None,
-          hi: float | None = None) -> dict[str, Any]:
-    return {'description': description, 'unit': unit, 'range': (lo, hi), 'read_only': True}
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,11 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from dagger_ros.core.errors import ConfigError
+from dagger_ros.core.settings import meta as _meta
 
 ALGORITHM_NAMES = (
     'bc', 'dagger', 'hg_dagger', 'safe_dagger', 'lazy_dagger', 'ensemble_dagger',
     'thrifty_dagger', 'dart', 'budgeted', 'async')
-
-
-def _meta(description: str, unit: str = '', lo: float | None = None,
-          hi: float | None = None) -> dict[str, Any]:
-    return {'description': description, 'unit': unit, 'range': (lo, hi)}
 
 
 @dataclass(frozen=True)
