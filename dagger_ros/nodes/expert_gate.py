@@ -13,6 +13,9 @@ as the offline loop does. Realtime mode decides at ``rate_hz`` with the freshest
 input older than ``safety.stale_timeout_s`` counts as silent, so a dead executor or expert
 makes the command the fallback within two periods. The e-stop is latched: True zeroes the
 command at once and until a False arrives.
+
+In a composed process (``composed_node --inline``) the gate asks the executor and the expert
+of its own process directly on each observation instead of waiting for their topics.
 """
 
 from __future__ import annotations
