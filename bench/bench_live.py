@@ -229,6 +229,9 @@ def measure(kind: str, rates: list[float], count: int, seconds: float) -> dict[s
                                COMPOSED.get(kind.split('+')[0]))
             stack.callback(lambda: processes.stop(signal.SIGINT, 10.0))
             send, reply = 'observation', 'command'
+        if kind.split('+')[0].endswith('-pinned'):
+            pin_control_and_training(processes)
+            stack.callback(unpin_self)
         context = stack.enter_context(private_context(domain_id))
         robot = Robot(context, send, reply)
         stack.callback(robot.close)
@@ -242,14 +245,36 @@ def measure(kind: str, rates: list[float], count: int, seconds: float) -> dict[s
         return result
 
 
-KINDS = ('echo', 'graph', 'graph+training', 'composed', 'inline', 'inline+training')
+def pin_process(pid: int, cpus: set[int]) -> None:
+    """Set the CPU affinity of every thread of a process (Linux), as ``taskset -a`` does."""
+    for tid in os.listdir(f'/proc/{pid}/task'):
+        with contextlib.suppress(OSError):  # a thread that just ended
+            os.sched_setaffinity(int(tid), cpus)
+
+
+def pin_control_and_training(processes: Any) -> None:
+    """The trainer on CPU 1; the control path and this process (the robot) on CPU 0."""
+    for name, node in processes.nodes.items():
+        pin_process(node.proc.pid, {1} if name == 'trainer' else {0})
+    pin_process(os.getpid(), {0})
+
+
+def unpin_self() -> None:
+    """This process back on every CPU."""
+    pin_process(os.getpid(), set(range(os.cpu_count() or 1)))
+
+
+KINDS = ('echo', 'graph', 'graph+training', 'composed', 'inline', 'inline+training',
+         'inline-pinned', 'inline-pinned+training')
 """echo: the baseline; graph: each node its own process; composed: executor, expert and gate
 in one process; inline: that process with --inline (the gate calls the executor and the
 expert directly) on the EventsExecutor. Also known, not run by default: echo-events (the echo
 on the EventsExecutor, for comparison only), inline-single (--inline on the
-SingleThreadedExecutor) and composed+training."""
-COMPOSED = {'composed': (), 'inline': ('--inline', '--executor', 'events'),
-            'inline-single': ('--inline',)}
+SingleThreadedExecutor) and composed+training. inline-pinned: inline with the control path
+and the robot on CPU 0 and the trainer on CPU 1, as ``taskset`` would place them on a robot."""
+INLINE = ('--inline', '--executor', 'events')
+COMPOSED = {'composed': (), 'inline': INLINE, 'inline-single': ('--inline',),
+            'inline-pinned': INLINE}
 """composed_node options of each one-process configuration."""
 SWEEP_HZ = (50.0, 100.0, 150.0, 200.0, 300.0, 400.0, 500.0, 750.0, 1000.0)
 
@@ -266,12 +291,12 @@ def max_clean_rate(robot: Robot, seconds: float) -> float:
 
 def table(results: list[dict[str, Any]]) -> str:
     """Readable lines of every configuration, then the ratios the targets are about."""
-    lines = [f"{'configuration':<16}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'loop Hz':>9}"
+    lines = [f"{'configuration':<24}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'loop Hz':>9}"
              + ''.join(f"{'miss@' + str(int(r['rate_hz'])):>11}" for r in results[0]['rates'])
              + f"{'clean Hz':>10}"]
     for res in results:
         c = res['closed_loop']
-        lines.append(f"{res['kind']:<16}{c['p50_ms']:8.2f}{c['p99_ms']:8.2f}{c['max_ms']:8.1f}"
+        lines.append(f"{res['kind']:<24}{c['p50_ms']:8.2f}{c['p99_ms']:8.2f}{c['max_ms']:8.1f}"
                      f"{c['closed_loop_hz']:9.0f}"
                      + ''.join(f"{r['missed']:>6}/{r['sent']:<4}" for r in res['rates'])
                      + f"{res['max_rate_without_miss_hz']:10.0f}")
@@ -288,7 +313,7 @@ def targets(by_kind: dict[str, dict[str, float]]) -> dict[str, float]:
     if 'echo-events' in by_kind and echo:
         ratios['echo_events_p99_over_echo_p99_extra'] = (by_kind['echo-events']['p99_ms']
                                                          / echo['p99_ms'])
-    for kind in ('graph', 'composed', 'inline-single', 'inline'):
+    for kind in ('graph', 'composed', 'inline-single', 'inline', 'inline-pinned'):
         if kind in by_kind and echo:
             ratios[f'{kind}_p99_over_echo_p99'] = by_kind[kind]['p99_ms'] / echo['p99_ms']
             ratios[f'{kind}_p50_over_echo_p50'] = by_kind[kind]['p50_ms'] / echo['p50_ms']

@@ -114,6 +114,9 @@ def main_for(make_node: Callable[[], Node], args: Sequence[str] | None = None) -
     return spin_nodes([make_node], args)
 
 
+GIL_SWITCH_S = 0.0005
+"""How long a busy thread (decoding weights, training) keeps the GIL from a callback that wants
+it; Python's default of 5 ms would delay a control step by up to that much."""
 EXECUTORS = ('single', 'events')
 """single: rclpy's SingleThreadedExecutor; events: rclpy.experimental.EventsExecutor, which
 skips rebuilding the wait set on every spin and so answers sooner (driven by spin_once only)."""
@@ -145,6 +148,7 @@ def spin_nodes(factories: Sequence[Callable[[], Node]],
     ``executor_kind`` is one of EXECUTORS.
     """
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
+    sys.setswitchinterval(GIL_SWITCH_S)
     rclpy.init(args=list(sys.argv if args is None else args),
                signal_handler_options=SignalHandlerOptions.NO)
     stop = threading.Event()

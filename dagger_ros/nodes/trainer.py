@@ -55,6 +55,9 @@ class TrainerConfig:
         'how often received labels are written to disk', 's', 0.001, 10.0))
     evaluate: bool = field(default=True, metadata=_meta(
         'score each new policy on the gymnasium env (eval_episodes episodes)'))
+    background: bool = field(default=True, metadata=_meta(
+        'run every thread of the trainer at niceness 10 (training itself on SCHED_IDLE), so '
+        'that a control path sharing its cores comes first; labels wait in DDS meanwhile'))
 
 
 LABEL_WAIT_S = 2.0
@@ -107,6 +110,8 @@ class Trainer(Node):
         self.create_subscription(Float64MultiArray, topics.GATE_ROUND, self.on_round,
                                  qos.for_topic(topics.GATE_ROUND))
         self.timer = self.create_timer(self.cfg.flush_period_s, self.on_timer)
+        if self.cfg.background:
+            lower_process_priority()
         self.resume()
 
     @property
@@ -332,7 +337,7 @@ class Trainer(Node):
 
 
 TRAINING_NICENESS = 10
-"""Niceness of the training thread where SCHED_IDLE is not available."""
+"""Niceness of the trainer's threads, and of training where SCHED_IDLE is not available."""
 
 
 def lower_thread_priority() -> None:
@@ -352,6 +357,20 @@ def lower_thread_priority() -> None:
             os.setpriority(os.PRIO_PROCESS, tid, TRAINING_NICENESS)
     except (AttributeError, OSError):  # not Linux, or not permitted: train at normal priority
         pass
+
+
+def lower_process_priority() -> None:
+    """Give every thread of this process (DDS's included) the training niceness (Linux)."""
+    try:
+        tids = [int(name) for name in os.listdir('/proc/self/task')]
+    except OSError:  # not Linux
+        return
+    for tid in tids:
+        try:
+            if os.getpriority(os.PRIO_PROCESS, tid) < TRAINING_NICENESS:
+                os.setpriority(os.PRIO_PROCESS, tid, TRAINING_NICENESS)
+        except OSError:  # the thread ended, or not permitted
+            continue
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
