@@ -160,9 +160,10 @@ def spin_nodes(factories: Sequence[Callable[[], Node]],
         executor = make_executor(executor_kind)
         for make_node in factories:
             nodes.append(make_node())
-            executor.add_node(nodes[-1])
         if link is not None:
-            link(nodes)
+            link(nodes)  # before the executor sees them: it may drop their subscriptions
+        for node in nodes:
+            executor.add_node(node)
         while not stop.is_set() and rclpy.ok():
             executor.spin_once(timeout_sec=0.05)
     except ConfigError as err:

@@ -25,23 +25,29 @@ def test_composed_process_runs_the_control_path(ros_ctx, executor, options):
         [sys.executable, '-m', 'dagger_ros.nodes.composed', *options, 'policy_executor',
          'scripted_expert', 'expert_gate', '--ros-args', *params, '-p', 'demo_steps:=50'], env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    bridge = subprocess.Popen([sys.executable, '-m', 'dagger_ros.nodes.sim_bridge',
-                               '--ros-args', *params], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
     probe = Probe(ros_ctx, collects={topics.COMMAND: Float64MultiArray})
     executor.add_node(probe)
+    bridge = None
     try:
-        # THEN three named nodes live in the one process and the lockstep loop steps
+        # THEN three named nodes live in the one process
         assert spin_until(executor, lambda: {'policy_executor', 'scripted_expert',
                                              'expert_gate'} <= set(probe.get_node_names()), 60)
+        # AND once the probe hears the gate, a sim bridge makes the lockstep loop step (the
+        # 50 demonstration steps take a fraction of a second: a late probe would miss them)
+        assert spin_until(executor, probe.is_connected, 30)
+        bridge = subprocess.Popen([sys.executable, '-m', 'dagger_ros.nodes.sim_bridge',
+                                   '--ros-args', *params], env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
         assert spin_until(executor, lambda: probe.count(topics.COMMAND) >= 40, 60)
         seqs = [msg_tags(m).get('seq') for m in probe.messages(topics.COMMAND)]
         assert seqs[-1] >= 39
     finally:
         for proc in (composed, bridge):
-            proc.send_signal(signal.SIGINT)
+            if proc is not None:
+                proc.send_signal(signal.SIGINT)
         output = composed.communicate(timeout=20)[0]
-        bridge.wait(20)
+        if bridge is not None:
+            bridge.wait(20)
     assert composed.returncode == 0, output
     assert ('gate calls policy_executor, scripted_expert directly' in output) == bool(options)
 
