@@ -349,14 +349,8 @@ def lower_thread_priority() -> None:
     tid = threading.get_native_id()
     try:
         os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
-        return
     except (AttributeError, OSError):
-        pass
-    try:
-        if os.getpriority(os.PRIO_PROCESS, tid) < TRAINING_NICENESS:
-            os.setpriority(os.PRIO_PROCESS, tid, TRAINING_NICENESS)
-    except (AttributeError, OSError):  # not Linux, or not permitted: train at normal priority
-        pass
+        _renice(tid)
 
 
 def lower_process_priority() -> None:
@@ -366,11 +360,16 @@ def lower_process_priority() -> None:
     except OSError:  # not Linux
         return
     for tid in tids:
-        try:
-            if os.getpriority(os.PRIO_PROCESS, tid) < TRAINING_NICENESS:
-                os.setpriority(os.PRIO_PROCESS, tid, TRAINING_NICENESS)
-        except OSError:  # the thread ended, or not permitted
-            continue
+        _renice(tid)
+
+
+def _renice(tid: int) -> None:
+    """Raise one thread's niceness to TRAINING_NICENESS (never lower it); skip where refused."""
+    try:
+        if os.getpriority(os.PRIO_PROCESS, tid) < TRAINING_NICENESS:
+            os.setpriority(os.PRIO_PROCESS, tid, TRAINING_NICENESS)
+    except (AttributeError, OSError):  # not Linux, not permitted, or the thread ended
+        pass
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

@@ -219,3 +219,30 @@ def test_training_thread_runs_only_on_idle_cpu_time():
     # THEN the training thread is SCHED_IDLE and the calling thread keeps its own policy
     assert seen['policy'] == os.SCHED_IDLE
     assert os.sched_getscheduler(0) == os.SCHED_OTHER
+
+
+def test_background_trainer_renices_every_thread_of_its_process():
+    import json
+
+    from dagger_ros.nodes.trainer import TRAINING_NICENESS
+    # A fresh process: niceness only ever goes up, so the test's own threads stay untouched.
+    script = """
+import json, os, threading
+from dagger_ros.nodes.trainer import lower_process_priority
+started, stop = threading.Event(), threading.Event()
+worker = threading.Thread(target=lambda: (started.set(), stop.wait()))
+worker.start()
+started.wait()
+lower_process_priority()
+tids = [int(t) for t in os.listdir('/proc/self/task')]
+print(json.dumps({'nices': sorted({os.getpriority(os.PRIO_PROCESS, t) for t in tids}),
+                  'threads': len(tids)}))
+stop.set()
+"""
+    proc = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    # THEN every thread, the worker started before the call included, runs at niceness 10
+    assert seen['threads'] >= 2
+    assert seen['nices'] == [TRAINING_NICENESS]
