@@ -406,13 +406,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def parse_sets(items: Sequence[str]) -> dict[str, Any]:
+def parse_sets(items: Sequence[str], option: str = '--set') -> dict[str, Any]:
     """``KEY=VALUE`` overrides; a value that parses as JSON is taken as such, else as text."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, text = item.partition('=')
         if not sep or not key:
-            raise SystemExit(f'--set expects KEY=VALUE, got {item!r}')
+            raise SystemExit(f'{option} expects KEY=VALUE, got {item!r}')
         try:
             out[key] = json.loads(text)
         except json.JSONDecodeError:
@@ -448,7 +448,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.merge:
         runs = load_runs(args.merge)
     else:
-        rounds_for = {env: int(rounds) for env, rounds in parse_sets(args.rounds_for).items()}
+        rounds_for = {env: int(rounds) for env, rounds in
+                      parse_sets(args.rounds_for, '--rounds-for').items()}
         jobs = make_jobs(parse_envs(args.envs, args.algorithms, args.seeds), overrides,
                          args.first_seed, rounds_for)
         for job in jobs[:1]:  # a bad --set fails here, not in every worker

@@ -225,13 +225,13 @@ def measure(kind: str, rates: list[float], count: int, seconds: float) -> dict[s
             stack.callback(lambda: (os.killpg(proc.pid, signal.SIGINT), proc.wait(10)))
             send, reply = 'ping', 'pong'
         else:
-            processes = _graph(domain_id, tmp / 'run', 'training' in kind,
-                               COMPOSED.get(kind.split('+')[0]))
+            base = kind.split('+')[0]
+            processes = _graph(domain_id, tmp / 'run', 'training' in kind, COMPOSED.get(base))
             stack.callback(lambda: processes.stop(signal.SIGINT, 10.0))
             send, reply = 'observation', 'command'
-        if kind.split('+')[0].endswith('-pinned'):
-            pin_control_and_training(processes)
-            stack.callback(unpin_self)
+            if base.endswith('-pinned'):
+                pin_control_and_training(processes)
+                stack.callback(unpin_self)
         context = stack.enter_context(private_context(domain_id))
         robot = Robot(context, send, reply)
         stack.callback(robot.close)
@@ -313,7 +313,7 @@ def targets(by_kind: dict[str, dict[str, float]]) -> dict[str, float]:
     if 'echo-events' in by_kind and echo:
         ratios['echo_events_p99_over_echo_p99_extra'] = (by_kind['echo-events']['p99_ms']
                                                          / echo['p99_ms'])
-    for kind in ('graph', 'composed', 'inline-single', 'inline', 'inline-pinned'):
+    for kind in ('graph', *COMPOSED):
         if kind in by_kind and echo:
             ratios[f'{kind}_p99_over_echo_p99'] = by_kind[kind]['p99_ms'] / echo['p99_ms']
             ratios[f'{kind}_p50_over_echo_p50'] = by_kind[kind]['p50_ms'] / echo['p50_ms']

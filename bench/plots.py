@@ -26,6 +26,12 @@ def _save(plt: Any, fig: Any, path: Path) -> Path:
     return path
 
 
+def _bar_x(groups: int, index: int, count: int) -> tuple[np.ndarray, float]:
+    """x positions and width of bar ``index`` of ``count`` side by side in each of ``groups``."""
+    width = 0.8 / count
+    return np.arange(groups) + index * width - 0.4 + width / 2, width
+
+
 def plot_live(results: Sequence[dict[str, Any]], path: Path) -> Path:
     """Round-trip distribution per configuration, and missed deadlines against the rate."""
     plt = _pyplot()
@@ -43,10 +49,10 @@ def plot_live(results: Sequence[dict[str, Any]], path: Path) -> Path:
     left.grid(alpha=0.3, which='both')
     left.legend(fontsize=8, loc='lower right')
     rates = [rate['rate_hz'] for rate in results[0]['rates']]
-    width = 0.8 / len(results)
     for i, res in enumerate(results):
         missed = [100.0 * rate['missed_share'] for rate in res['rates']]
-        right.bar(np.arange(len(rates)) + i * width - 0.4 + width / 2, missed, width,
+        x, width = _bar_x(len(rates), i, len(results))
+        right.bar(x, missed, width,
                   color='k' if res['kind'] == 'echo' else None, label=res['kind'])
     right.set_xticks(range(len(rates)), [f'{rate:.0f} Hz' for rate in rates])
     right.set(ylabel='missed deadlines (%)', ylim=(0, 105),
@@ -64,11 +70,10 @@ def plot_training(results: dict[str, dict[str, Any]], path: Path) -> Path:
             ('dataloader_samples_per_s', 'DataLoader(TensorDataset) loop', 'tab:grey'),
             ('steps_only_samples_per_s', 'gradient steps alone (ceiling)', 'tab:green'))
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
-    width = 0.8 / len(bars)
     for i, (key, label, color) in enumerate(bars):
         values = [results[device].get(key, np.nan) for device in devices]
-        ax.bar(np.arange(len(devices)) + i * width - 0.4 + width / 2, values, width,
-               label=label, color=color)
+        x, width = _bar_x(len(devices), i, len(bars))
+        ax.bar(x, values, width, label=label, color=color)
     ax.set_xticks(range(len(devices)), devices)
     ax.set(ylabel='samples per second', title='training throughput, same model and data')
     ax.grid(alpha=0.3, axis='y')
