@@ -10,7 +10,8 @@ only the executed action and the caller records π*(s) as the label.
 * a fixed level: ``level_covariance(level, low, high)`` with a constant level;
 * a decaying level: the same with ``schedules.DecayingNoise`` giving the level per round;
 * estimated, Laskey et al.'s optimized noise: :func:`estimate_dart_covariance` fits Σ to the
-  learner's own errors on states from the expert's (noisy) rollouts.
+  learner's own errors on states from the expert's (noisy) rollouts; :func:`with_floor` keeps
+  each variance above a floor.
 """
 
 from __future__ import annotations
@@ -109,6 +110,22 @@ def level_covariance(level: float, low: np.ndarray, high: np.ndarray) -> np.ndar
         raise ConfigError(f'action bounds must be finite with low < high, got low={low!r} '
                           f'high={high!r}')
     return np.diag((level * (high_arr - low_arr) / 2) ** 2)
+
+
+def with_floor(cov: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """cov with each variance raised to at least the floor's (floor a diagonal Σ).
+
+    A learner that fits the expert's states almost exactly gives an estimate near zero, and the
+    expert then never shows a recovery; the floor keeps some noise. Raising diagonal entries adds
+    a positive semi-definite diagonal, so the result stays positive semi-definite.
+    """
+    cov = np.asarray(cov, dtype=np.float64)
+    floor = np.asarray(floor, dtype=np.float64)
+    if cov.ndim != 2 or cov.shape != floor.shape or cov.shape[0] != cov.shape[1]:
+        raise InputError(f'need two square matrices of one shape, got {cov.shape} and '
+                         f'{floor.shape}')
+    raise_by = np.clip(np.diag(floor) - np.diag(cov), 0.0, None)
+    return cov + np.diag(raise_by)
 
 
 def estimate_dart_covariance(policy_actions: np.ndarray, expert_actions: np.ndarray,

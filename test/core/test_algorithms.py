@@ -182,3 +182,24 @@ def test_resume_continues_from_the_exact_last_checkpoint(tmp_path):
     assert run.learner.policy.version == saved.version
     assert run.learner.safety_trained
     run.close()
+
+
+class _PerfectLearner:
+    """A learner whose predictions equal the labels: the estimated DART noise is exactly 0."""
+
+    def recent_predictions(self):
+        labels = np.linspace(-1.0, 1.0, 20).reshape(-1, 1)
+        return labels.copy(), labels
+
+
+@pytest.mark.parametrize('floor, expected_std', [(0.05, 0.1), (0.0, 0.0)])
+def test_estimated_dart_noise_keeps_its_floor_when_the_learner_fits_exactly(floor, expected_std):
+    from dagger_ros.core.algorithms.rules import DARTRule
+    from dagger_ros.core.spec import EnvSpec
+    spec = EnvSpec('Pendulum-v1', 3, 1, (-2.0,), (2.0,))
+    rule = DARTRule(small('dart', noise_floor=floor), spec, lambda obs: np.array([0.5]))
+    rule.begin_round(1, _PerfectLearner())
+    # the floor is a std as a share of the half range (2): 0.05 gives 0.1
+    assert rule.metrics()['noise_trace'] == pytest.approx(expected_std ** 2)
+    executed = [rule.step(np.zeros(3), None).action[0] for _ in range(400)]
+    assert np.std(executed) == pytest.approx(expected_std, abs=0.02)

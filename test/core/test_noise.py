@@ -177,3 +177,21 @@ def test_fitted_noise_reproduces_the_learner_errors(rng):
 def test_estimate_refuses_bad_input(policy, expert, kwargs, error, pattern):
     with pytest.raises(error, match=pattern):
         noise.estimate_dart_covariance(policy, expert, **kwargs)
+
+
+def test_floor_raises_only_the_variances_below_it():
+    cov = np.array([[1e-8, 1e-9], [1e-9, 0.5]])
+    floor = np.diag([0.01, 0.01])
+    raised = noise.with_floor(cov, floor)
+    np.testing.assert_allclose(np.diag(raised), [0.01, 0.5])
+    assert raised[0, 1] == raised[1, 0] == 1e-9  # correlations of the estimate are kept
+    assert np.all(np.linalg.eigvalsh(raised) >= 0)
+
+
+def test_zero_floor_leaves_the_estimate():
+    np.testing.assert_array_equal(noise.with_floor(COV, np.zeros((2, 2))), COV)
+
+
+def test_floor_of_another_shape_is_refused():
+    with pytest.raises(InputError, match='two square matrices of one shape'):
+        noise.with_floor(COV, np.zeros((3, 3)))

@@ -24,6 +24,7 @@ def test_every_algorithm_name_is_accepted(name):
     ({'query_mode': 'best'}, "query_mode must be 'uncertainty' or 'random'"),
     ({'noise_schedule': 'loud'}, 'noise_schedule must be estimated|constant|decaying'),
     ({'target_rate': -0.1}, 'target_rate=-0.1 is out of range'),
+    ({'noise_floor': -0.1}, 'noise_floor=-0.1 is out of range'),
 ])
 def test_bad_values_are_refused_with_reason(changes, pattern):
     with pytest.raises(ConfigError, match=pattern):

@@ -62,6 +62,9 @@ class RunConfig:
                                     'fraction of half range', 0))
     noise_decay: float = field(default=0.7, metadata=_meta('decaying noise factor per round',
                                                            '', 0.0, 1.0))
+    noise_floor: float = field(
+        default=0.05, metadata=_meta('least DART noise std when estimated',
+                                     'fraction of half range', 0))
     # budgeted / async
     query_budget: int = field(default=100, metadata=_meta('labels bought per round', 'labels', 0))
     query_mode: str = field(default='uncertainty', metadata=_meta('uncertainty|random'))

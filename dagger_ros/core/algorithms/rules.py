@@ -260,8 +260,8 @@ class ThriftyDAggerRule(Rule):
 class DARTRule(Rule):
     """DART (Laskey et al. 2017): the expert drives with noise; labels are its clean actions.
 
-    The Gaussian noise on the executed action is fitted to the learner's errors, or follows a
-    fixed or decaying level.
+    The Gaussian noise on the executed action is fitted to the learner's errors, never below
+    ``noise_floor``, or follows a fixed or decaying level.
     """
 
     name = 'dart'
@@ -277,7 +277,9 @@ class DARTRule(Rule):
         super().begin_round(round_index, learner)
         if self.level is None:
             policy_actions, expert_actions = learner.recent_predictions()
-            self.cov = noise.estimate_dart_covariance(policy_actions, expert_actions)
+            floor = noise.level_covariance(self.cfg.noise_floor, self.spec.low, self.spec.high)
+            self.cov = noise.with_floor(
+                noise.estimate_dart_covariance(policy_actions, expert_actions), floor)
         else:  # round 1 is the first noisy round
             level = self.level(round_index - 1)
             self.cov = noise.level_covariance(level, self.spec.low, self.spec.high)
