@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import io
 import os
 from pathlib import Path
@@ -175,21 +176,6 @@ def _echo(domain_id: int, events: bool) -> Any:
                             stderr=subprocess.DEVNULL)
 
 
-CONTROL_ROLES = ('policy_executor', 'scripted_expert', 'expert_gate')
-
-
-def _composed_command(specs: list[Any], params_dir: Path, options: Sequence[str]) -> list[str]:
-    """One process for the control path's nodes (dagger_ros.nodes.composed)."""
-    from dagger_ros import graph
-    argv = [sys.executable, '-m', 'dagger_ros.nodes.composed', *options, *CONTROL_ROLES,
-            '--ros-args',
-            '--params-file', graph.default_params_file('sim.yaml')]
-    for spec in specs:
-        if spec.name in CONTROL_ROLES:
-            argv += ['--params-file', graph.write_overrides(spec, '', params_dir)]
-    return argv
-
-
 def _graph(domain_id: int, run_dir: Path, with_trainer: bool,
            composed: Sequence[str] | None = None) -> Any:
     """The nodes under test; composed: None (a process each) or the composed process's options."""
@@ -198,20 +184,17 @@ def _graph(domain_id: int, run_dir: Path, with_trainer: bool,
                 'rounds': 10 ** 6, 'sync_rounds': False, 'lockstep_timeout_s': 1.0,
                 'epochs': 1000, 'max_updates': 100000, 'eval_episodes': 1}
     overrides = {'*': settings, 'trainer': {'run_dir': str(run_dir), 'evaluate': False}}
-    wanted = {'policy_executor', 'scripted_expert', 'expert_gate'}
-    wanted |= {'trainer'} if with_trainer else set()
-    specs = [spec for spec in graph.dagger_graph('sim', overrides=overrides)
-             if spec.name in wanted]
-    processes = run.start_graph(
-        [spec for spec in specs if composed is None or spec.name not in CONTROL_ROLES], '',
-        [graph.default_params_file('sim.yaml')], domain_id,
+    specs = graph.dagger_graph('sim', overrides=overrides,
+                               composition='separate' if composed is None else 'composed')
+    # the robot under test is this process, not the sim bridge
+    specs = [dataclasses.replace(spec, options=tuple(composed or ())) if spec.members else spec
+             for spec in specs if spec.name != 'sim_bridge'
+             and (with_trainer or spec.name != 'trainer')]
+    return run.start_graph(
+        specs, '', [graph.default_params_file('sim.yaml')], domain_id,
         command=lambda spec, ns, files: graph.to_command(spec, ns, files,
                                                          params_dir=run_dir / 'params'),
         sink=io.StringIO())
-    if composed is not None:
-        gate = next(spec for spec in specs if spec.name == 'expert_gate')
-        processes.start(gate, _composed_command(specs, run_dir / 'params', composed))
-    return processes
 
 
 def measure(kind: str, rates: list[float], count: int, seconds: float) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from dagger_ros.core.algorithms.presets import preset_for
 from dagger_ros.core.errors import DaggerError
 from dagger_ros.core.experts import KNOWN_EXPERTS
 from dagger_ros.core.plots import plot_learning_curves
+from dagger_ros.graph import COMPOSITIONS
 
 log = logging.getLogger('dagger_ros')
 DEFAULT_ALGORITHMS = ('bc', 'dagger', 'hg_dagger', 'safe_dagger', 'lazy_dagger',
@@ -173,7 +174,8 @@ def cmd_live(args: argparse.Namespace) -> int:
     options = LiveOptions(out=out, env_id=args.env, algorithm=args.algorithm,
                           rounds=args.rounds, seed=args.seed, profile=args.profile,
                           params_files=args.params_file or [], overrides=parse_set(args.set or []),
-                          timeout_s=args.timeout, verbose=args.show_nodes)
+                          timeout_s=args.timeout, verbose=args.show_nodes,
+                          composition=args.composition)
     return run_live(options)
 
 
@@ -190,6 +192,9 @@ def _add_live_args(parser: argparse.ArgumentParser) -> None:
                              'ones win)')
     parser.add_argument('--set', action='append', metavar='NODE.PARAM=VALUE',
                         help='one node parameter, NODE may be * (e.g. trainer.epochs=50)')
+    parser.add_argument('--composition', default='separate', choices=COMPOSITIONS,
+                        help='separate: a process per node; composed: executor, expert and gate '
+                             'in one process; inline: that, the gate calling them directly')
     parser.add_argument('--out', help='output folder (default runs/live-<env>-<algo>-...)')
     parser.add_argument('--timeout', type=float, default=900.0, help='give up after [s]')
     parser.add_argument('--show-nodes', action='store_true',

@@ -8,6 +8,10 @@ turn a spec into something that starts it:
 * :func:`to_command`: a subprocess argv, ``python -m dagger_ros.nodes.<role> --ros-args ...``
   (the bare-machine runner :mod:`dagger_ros.run` uses it).
 
+With ``composition`` other than ``separate`` the control path (executor, scripted expert, gate)
+is one spec with ``members``: one ``composed_node`` process (:mod:`dagger_ros.nodes.composed`)
+in which every member keeps its name, params file section and remaps.
+
 test/test_graph.py checks that the two agree, so the launch files stay right although launch
 is not installed where the tests run. This module imports neither rclpy nor launch.
 
@@ -49,6 +53,11 @@ RESPAWN_DELAY_S = 2.0
 """Seconds between a respawning node's exit and its restart (launch and runner alike)."""
 RESPAWN_MAX_RETRIES = 5
 """Restarts of one respawning node before it stays down (launch and runner alike)."""
+COMPOSITIONS = ('separate', 'composed', 'inline')
+"""separate: a process per node; composed: the control path's nodes in one process; inline:
+in that process the gate calls the executor and the expert directly, on the EventsExecutor."""
+CONTROL_ROLES = ('policy_executor', 'scripted_expert', 'expert_gate')
+_COMPOSED_OPTIONS = {'composed': (), 'inline': ('--inline', '--executor', 'events')}
 
 _NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 _TOPIC = re.compile(r'^(/|~/)?[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$')
@@ -65,6 +74,8 @@ class NodeSpec:
         remappings: (from, to) topic remappings, relative names unless deliberately absolute.
         parameters: extra parameters as sorted (name, value) pairs; they override the YAML.
         respawn: restart the node when it exits while the graph runs.
+        members: the nodes of a composed process (its own name is then only a label).
+        options: the composed process's options, before its roles.
     """
 
     executable: str
@@ -73,6 +84,8 @@ class NodeSpec:
     remappings: tuple[tuple[str, str], ...] = ()
     parameters: tuple[tuple[str, Any], ...] = ()
     respawn: bool = False
+    members: tuple[NodeSpec, ...] = ()
+    options: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.executable.endswith('_node') or not _NAME.match(self.executable):
@@ -92,6 +105,11 @@ class NodeSpec:
     def extra_parameters(self) -> dict[str, Any]:
         """The extra parameters as a dict."""
         return dict(self.parameters)
+
+    @property
+    def arguments(self) -> list[str]:
+        """Words before ``--ros-args``: a composed process's options, then its roles."""
+        return [*self.options, *(member.executable[:-len('_node')] for member in self.members)]
 
 
 @dataclass(frozen=True)
@@ -158,7 +176,7 @@ def _roles(profile: Profile) -> list[str]:
 def dagger_graph(profile: str = 'sim', algorithm: str | None = None,
                  overrides: Mapping[str, Mapping[str, Any]] | None = None,
                  remap: Mapping[str, str] | None = None,
-                 use_sim_time: bool = False) -> list[NodeSpec]:
+                 use_sim_time: bool = False, composition: str = 'separate') -> list[NodeSpec]:
     """Return the nodes of the live loop for a profile, in start order.
 
     Args:
@@ -168,13 +186,17 @@ def dagger_graph(profile: str = 'sim', algorithm: str | None = None,
         remap: topic remappings applied to every node, e.g. ``{'observation':
             '/arm/joint_states'}`` to plug the loop into a robot's own topics.
         use_sim_time: the use_sim_time parameter of every node.
+        composition: one of :data:`COMPOSITIONS`; overrides still name the member nodes.
 
     Raises:
-        ConfigError: for an unknown profile, an override for a node not in the graph, or a
-            bad topic name.
+        ConfigError: for an unknown profile or composition, an override for a node not in the
+            graph, or a bad topic name.
     """
     if profile not in PROFILES:
         raise ConfigError(f'unknown profile {profile!r}; expected one of {sorted(PROFILES)}')
+    if composition not in COMPOSITIONS:
+        raise ConfigError(f'unknown composition {composition!r}; expected one of '
+                          f'{list(COMPOSITIONS)}')
     chosen = PROFILES[profile]
     roles = _roles(chosen)
     overrides = dict(overrides or {})
@@ -202,7 +224,20 @@ def dagger_graph(profile: str = 'sim', algorithm: str | None = None,
         specs.append(NodeSpec(executable=f'{role}_node', name=role, parameters_key=role,
                               remappings=remappings, parameters=tuple(sorted(params.items())),
                               respawn=_RESPAWN[role]))
-    return specs
+    return _compose(specs, composition)
+
+
+def _compose(specs: list[NodeSpec], composition: str) -> list[NodeSpec]:
+    """specs with the control path's nodes as one process, where the first of them was."""
+    if composition == 'separate':
+        return specs
+    members = tuple(spec for spec in specs if spec.name in CONTROL_ROLES)
+    process = NodeSpec(executable='composed_node', name='control', parameters_key='control',
+                       remappings=members[0].remappings, members=members,
+                       options=_COMPOSED_OPTIONS[composition])
+    first = specs.index(members[0])
+    rest = [spec for spec in specs if spec not in members]
+    return rest[:first] + [process] + rest[first:]
 
 
 def _params_files(params_file: str | Sequence[str]) -> list[str]:
@@ -215,7 +250,8 @@ def to_launch_kwargs(spec: NodeSpec, namespace: str,
     """Return the keyword arguments of ``launch_ros.actions.Node`` that start spec.
 
     The namespace is passed relative, so that it nests under a PushRosNamespace; later params
-    files and then the extra parameters win over earlier ones.
+    files and then the extra parameters win over earlier ones. A composed process gets no name
+    (that would rename every node in it) and its members' parameters as one more params file.
     """
     kwargs: dict[str, Any] = {
         'package': PACKAGE,
@@ -227,6 +263,10 @@ def to_launch_kwargs(spec: NodeSpec, namespace: str,
         'respawn': spec.respawn,
         'output': 'screen',
     }
+    if spec.members:
+        del kwargs['name']
+        kwargs['arguments'] = spec.arguments
+        kwargs['parameters'][-1] = write_overrides(spec, namespace)
     if spec.respawn:
         kwargs['respawn_delay'] = RESPAWN_DELAY_S
         kwargs['respawn_max_retries'] = RESPAWN_MAX_RETRIES
@@ -250,13 +290,15 @@ def to_command(spec: NodeSpec, namespace: str, params_file: str | Sequence[str],
         python: the interpreter that runs the node.
         params_dir: where that file is written (default: a folder under the temp dir).
     """
-    argv = [python, '-m', spec.module, '--ros-args', '-r', f'__node:={spec.name}']
+    argv = [python, '-m', spec.module, *spec.arguments, '--ros-args']
+    if not spec.members:
+        argv += ['-r', f'__node:={spec.name}']
     ns = normalize_namespace(namespace)
     if ns:
         argv += ['-r', f'__ns:=/{ns}']
     for path in _params_files(params_file):
         argv += ['--params-file', path]
-    if spec.parameters:
+    if spec.parameters or spec.members:
         argv += ['--params-file', write_overrides(spec, ns, params_dir)]
     for source, target in spec.remappings:
         argv += ['-r', f'{source}:={target}']
@@ -272,14 +314,18 @@ def full_name(spec: NodeSpec, namespace: str) -> str:
 def write_overrides(spec: NodeSpec, namespace: str, params_dir: str | Path | None = None) -> str:
     """Write spec's extra parameters as a params file keyed by its full name; return its path.
 
+    A composed process's file has one section per member.
+
     Raises:
         ConfigError: for a value with no ROS parameter type (see :func:`format_parameter`).
     """
-    for _, value in spec.parameters:
-        format_parameter(value)
-    text = yaml.safe_dump({full_name(spec, namespace): {'ros__parameters': {
+    nodes = spec.members or (spec,)
+    for node in nodes:
+        for _, value in node.parameters:
+            format_parameter(value)
+    text = yaml.safe_dump({full_name(node, namespace): {'ros__parameters': {
         name: list(value) if isinstance(value, tuple) else value
-        for name, value in spec.parameters}}}, sort_keys=True)
+        for name, value in node.parameters}} for node in nodes}, sort_keys=True)
     folder = Path(params_dir) if params_dir else Path(tempfile.gettempdir()) / (
         f'dagger_ros_params_{os.getuid()}')
     folder.mkdir(parents=True, exist_ok=True)
@@ -368,6 +414,9 @@ def _common_arguments(algorithm: str) -> list[LaunchArgument]:
         LaunchArgument('algorithm', algorithm, 'dagger, hg_dagger, safe_dagger, '
                        'ensemble_dagger, thrifty_dagger, lazy_dagger, dart, budgeted or async'),
         LaunchArgument('use_sim_time', 'false', 'nodes follow /clock instead of the wall clock'),
+        LaunchArgument('composition', 'separate', 'separate (a process per node), composed (the '
+                       'control path in one process) or inline (that, and the gate calls the '
+                       'executor and expert directly)'),
     ]
 
 
@@ -429,7 +478,8 @@ def launch_node_kwargs(launch_file: str, values: Mapping[str, str]) -> list[dict
     if PROFILES[profile].world == 'robot':
         remap = {'observation': values['observation_topic'], 'command': values['command_topic']}
     specs = dagger_graph(profile, algorithm=values['algorithm'] or None, remap=remap,
-                         use_sim_time=parse_bool(values['use_sim_time']))
+                         use_sim_time=parse_bool(values['use_sim_time']),
+                         composition=values['composition'])
     files = [values['params_file'], values.get('gamepad_file', '')]
     return [to_launch_kwargs(spec, values['namespace'], files) for spec in specs]
 

@@ -39,6 +39,7 @@ class LiveOptions:
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     timeout_s: float = 600.0
     verbose: bool = False
+    composition: str = 'separate'
 
 
 def live_specs(options: LiveOptions) -> list[graph.NodeSpec]:
@@ -48,7 +49,8 @@ def live_specs(options: LiveOptions) -> list[graph.NodeSpec]:
     overrides['trainer'] = {'run_dir': str(options.out.resolve() / 'run')}
     for node, values in options.overrides.items():
         overrides.setdefault(node, {}).update(values)
-    return graph.dagger_graph(options.profile, algorithm=options.algorithm, overrides=overrides)
+    return graph.dagger_graph(options.profile, algorithm=options.algorithm, overrides=overrides,
+                              composition=options.composition)
 
 
 def format_round(row: dict[str, float], rounds: int) -> str:
@@ -125,7 +127,7 @@ def run_live(options: LiveOptions, out: IO[str] | None = None) -> int:
             open(options.out / 'nodes.log', 'a', encoding='utf-8'))
         monitor = Monitor(context)
         stack.callback(monitor.close)
-        out.write(f'live {options.algorithm} on {options.env_id}: {len(specs)} nodes on '
+        out.write(f'live {options.algorithm} on {options.env_id}: {len(specs)} processes on '
                   f'ROS_DOMAIN_ID={domain_id}, {options.rounds} rounds; node output in '
                   f"{'this terminal' if options.verbose else options.out / 'nodes.log'}\n")
         out.flush()

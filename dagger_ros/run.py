@@ -332,6 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help='ROS_DOMAIN_ID of every node: 0..232 or auto (a free one); '
                              'default: $ROS_DOMAIN_ID or 0')
     parser.add_argument('--use-sim-time', action='store_true')
+    parser.add_argument('--composition', default='separate', choices=graph.COMPOSITIONS,
+                        help='separate: a process per node; composed: executor, expert and gate '
+                             'in one process; inline: that, the gate calling them directly')
     parser.add_argument('--set', action='append', default=[], metavar='NODE.PARAM=VALUE',
                         help='extra parameter for one node (NODE may be *); repeatable')
     parser.add_argument('--remap', action='append', default=[], metavar='FROM:=TO',
@@ -353,7 +356,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             specs = graph.dagger_graph(args.profile, algorithm=args.algorithm,
                                        overrides=parse_set(args.set),
                                        remap=_parse_remaps(args.remap),
-                                       use_sim_time=args.use_sim_time)
+                                       use_sim_time=args.use_sim_time,
+                                       composition=args.composition)
             namespace = graph.normalize_namespace(args.namespace)
             if args.dry_run:
                 sys.stdout.write(''.join(shlex.join(graph.to_command(spec, namespace, files))

@@ -83,6 +83,73 @@ def test_launch_kwargs_and_command_agree(profile, namespace):
         assert launch['parameters'][-1]['label'] == 'true', 'a string stays a string'
 
 
+def parse_composed_command(argv):
+    """What a composed process's argv tells ROS: words, namespace, files, member params."""
+    split = argv.index('--ros-args')
+    flags = argv[split + 1:]
+    pairs = list(zip(flags[::2], flags[1::2]))
+    namespace = next((value.split(':=')[1] for _, value in pairs
+                      if value.startswith('__ns:=')), '/')
+    assert not any(value.startswith('__node:=') for _, value in pairs), \
+        'a __node remap would rename every node of the process'
+    return {'module': argv[2], 'words': argv[3:split], 'namespace': namespace,
+            'params_files': [value for flag, value in pairs if flag == '--params-file'],
+            'remappings': [tuple(value.split(':=')) for flag, value in pairs
+                           if flag == '-r' and not value.startswith('__ns:=')]}
+
+
+@pytest.mark.parametrize('namespace', NAMESPACES)
+@pytest.mark.parametrize('profile', sorted(graph.PROFILES))
+@pytest.mark.parametrize('composition', ['composed', 'inline'])
+def test_composed_launch_kwargs_and_command_agree(profile, namespace, composition):
+    specs = graph.dagger_graph(profile, overrides={'expert_gate': {'rate_hz': 50.0}},
+                               remap={'command': '/arm/cmd'}, composition=composition)
+    process = next(spec for spec in specs if spec.members)
+    files = ['/cfg/sim.yaml']
+
+    launch = graph.to_launch_kwargs(process, namespace, files)
+    command = parse_composed_command(graph.to_command(process, namespace, files))
+
+    assert 'name' not in launch, 'a node name would rename every node of the process'
+    assert command == {'module': 'dagger_ros.nodes.composed', 'words': launch['arguments'],
+                       'namespace': '/' + launch['namespace'],
+                       'params_files': launch['parameters'],
+                       'remappings': launch['remappings']}
+    assert launch['executable'] == 'composed_node' and not launch['respawn']
+    # the last file holds a section per member, keyed by its full name
+    sections = yaml.safe_load(Path(launch['parameters'][-1]).read_text())
+    assert sorted(sections) == sorted(graph.full_name(m, namespace) for m in process.members)
+    gate = sections[graph.full_name(process.members[-1], namespace)]['ros__parameters']
+    assert gate['rate_hz'] == 50.0
+
+
+def test_composition_puts_the_control_path_in_one_process():
+    def layout(profile, composition):
+        return [(spec.name, spec.arguments) for spec in
+                graph.dagger_graph(profile, composition=composition)]
+
+    control = ['policy_executor', 'scripted_expert', 'expert_gate']
+    assert layout('sim', 'composed') == [('sim_bridge', []), ('control', control),
+                                         ('trainer', [])]
+    assert layout('sim', 'inline') == [('sim_bridge', []),
+                                       ('control', ['--inline', '--executor', 'events', *control]),
+                                       ('trainer', [])]
+    # a person's gamepad stays its own process; the gate then calls only the executor
+    assert layout('robot', 'inline') == [
+        ('control', ['--inline', '--executor', 'events', 'policy_executor', 'expert_gate']),
+        ('gamepad', []), ('live_view', []), ('trainer', [])]
+    separate = graph.dagger_graph('sim')
+    members = next(spec for spec in graph.dagger_graph('sim', composition='composed')
+                   if spec.members).members
+    assert list(members) == [spec for spec in separate if spec.name in control]
+
+
+def test_unknown_composition_is_named():
+    with pytest.raises(ConfigError, match=r"unknown composition 'fused'; expected one of "
+                                          r"\['separate', 'composed', 'inline'\]"):
+        graph.dagger_graph('sim', composition='fused')
+
+
 def test_profiles_have_the_right_nodes():
     def names(profile):
         return [spec.name for spec in graph.dagger_graph(profile)]
@@ -226,6 +293,28 @@ def test_command_arguments_mean_to_ros_what_the_graph_says(tmp_path):
         assert node.resolve_topic_name(topics.COMMAND) == '/lab/robot1/command'
 
 
+@pytest.mark.ros
+def test_composed_command_gives_each_member_its_own_parameters(tmp_path):
+    # GIVEN the inline process of the sim graph, namespaced, with one gate override
+    specs = graph.dagger_graph('sim', overrides={'expert_gate': {'rate_hz': 7.0}},
+                               composition='inline')
+    argv = graph.to_command(specs[1], 'sim1', [graph.default_params_file('sim.yaml')],
+                            params_dir=tmp_path)
+    cli_args = argv[argv.index('--ros-args'):]
+
+    # WHEN each member node is made with that process's arguments
+    with private_context() as ctx:
+        gate = Node('expert_gate', context=ctx, cli_args=cli_args)
+        executor = Node('policy_executor', context=ctx, cli_args=cli_args)
+
+        # THEN each keeps its name, under the namespace, with its own parameters
+        assert gate.get_fully_qualified_name() == '/sim1/expert_gate'
+        assert executor.get_fully_qualified_name() == '/sim1/policy_executor'
+        assert gate.declare_parameter('rate_hz', 0.0).value == 7.0
+        assert executor.declare_parameter('rate_hz', 0.0).value != 7.0
+        assert executor.declare_parameter('algorithm', '').value == 'dagger'
+
+
 def test_runner_dry_run_prints_the_graph_commands(capsys):
     assert run.main(['--dry-run', '--profile', 'sim_human', '--namespace', 'r2',
                      '--params-file', 'a.yaml', '--set', 'trainer.epochs=3']) == 0
@@ -300,6 +389,8 @@ LAUNCH_CASES = [
     ('hg_dagger', {'gamepad_file': '/cfg/xbox.yaml'}, 'sim_human', {}),
     ('hg_dagger', {'world': 'robot', 'command_topic': 'cmd_vel'}, 'robot',
      {'command': 'cmd_vel'}),
+    ('sim_dagger', {'composition': 'inline', 'namespace': 'sim2'}, 'sim', {}),
+    ('robot_dagger', {'composition': 'composed'}, 'robot', {}),
 ]
 
 
@@ -310,7 +401,8 @@ def test_launch_file_builds_its_nodes_from_the_graph(fake_launch, name, argument
 
     values = {**declared, **arguments}
     specs = graph.dagger_graph(profile, algorithm=values['algorithm'], remap=remap,
-                               use_sim_time=values['use_sim_time'] == 'true')
+                               use_sim_time=values['use_sim_time'] == 'true',
+                               composition=values['composition'])
     files = [values['params_file'], values.get('gamepad_file', '')]
     assert nodes == [graph.to_launch_kwargs(spec, values['namespace'], files) for spec in specs]
     assert declared == {a.name: a.default for a in graph.launch_arguments(name)}
@@ -323,6 +415,7 @@ def test_launch_file_defaults(fake_launch, name):
     assert declared['params_file'] == graph.default_params_file('sim.yaml')
     assert declared['params_file'].endswith(str(Path('config', 'sim.yaml')))
     assert declared['namespace'] == '' and declared['use_sim_time'] == 'false'
+    assert declared['composition'] == 'separate'
     assert all(node['parameters'][0] == declared['params_file'] for node in nodes)
     assert all(node['remappings'] == [] for node in nodes)
 
@@ -330,6 +423,8 @@ def test_launch_file_defaults(fake_launch, name):
 def test_launch_file_refuses_an_unknown_choice(fake_launch):
     with pytest.raises(ConfigError, match=r"world:='moon' is not one of \['robot', 'sim'\]"):
         _run_launch_file('hg_dagger', {'world': 'moon'})
+    with pytest.raises(ConfigError, match=r"unknown composition 'fused'"):
+        _run_launch_file('sim_dagger', {'composition': 'fused'})
 
 
 def test_every_launch_file_is_covered():

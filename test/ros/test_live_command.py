@@ -32,6 +32,23 @@ def test_live_command_reports_rounds_and_writes_summary_and_plot(tmp_path):
     assert '[expert_gate]' in (tmp_path / 'live' / 'nodes.log').read_text()
 
 
+def test_live_command_runs_the_inline_control_process(tmp_path):
+    out = io.StringIO()
+    options = LiveOptions(out=tmp_path / 'live', rounds=1, composition='inline', overrides={
+        '*': {'demo_steps': 100, 'steps_per_round': 50, 'eval_episodes': 1,
+              'max_updates': 200}})
+
+    code = run_live(options, out)
+
+    text = out.getvalue()
+    assert code == 0, text
+    assert ': 3 processes on' in text, 'sim bridge, the control process, trainer'
+    summary = json.loads((tmp_path / 'live' / 'summary.json').read_text())
+    assert summary['outcome'] == 'done' and summary['final']['labels'] == 150
+    log = (tmp_path / 'live' / 'nodes.log').read_text()
+    assert '[control]' in log and 'gate calls policy_executor, scripted_expert directly' in log
+
+
 def test_live_command_refuses_an_offline_only_algorithm(capsys):
     assert cli.main(['live', '--algorithm', 'thrifty_dagger']) == 2
     assert 'thrifty_dagger does not run live' in capsys.readouterr().err
