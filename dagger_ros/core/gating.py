@@ -252,8 +252,10 @@ def ensemble_dagger(doubt: float, discrepancy: float, doubt_threshold: float,
     """EnsembleDAgger (Menda et al. 2019): the novice acts only where it is safe enough.
 
     The novice's action is executed only if its doubt (the variance of its ensemble) is at
-    most doubt_threshold and its discrepancy from the expert's action ||a_nov - a_exp||₂ is at
-    most discrepancy_threshold; otherwise the expert's. The expert is queried at every step
+    most doubt_threshold and its discrepancy from the expert's action is at most
+    discrepancy_threshold; otherwise the expert's. The paper measures the discrepancy as
+    ||a_nov - a_exp||₂; the caller picks the measure (the offline rule takes the largest error
+    as a share of each dimension's range, so that one threshold fits every task). The expert is queried at every step
     and labels every visited state, as in DAgger.
 
     Args:
