@@ -79,14 +79,25 @@ def colcon_prefix(source_copy, tmp_path_factory) -> Path:
     return work / 'install' / 'dagger_ros'
 
 
+def _venv_install(cwd: Path) -> str:
+    """Where the running environment's dagger_ros distribution lives ('' when none)."""
+    code = ('import importlib.metadata as m\ntry:\n print(m.distribution("dagger_ros")._path)'
+            '\nexcept m.PackageNotFoundError:\n print("")')
+    return _run([sys.executable, '-c', code], cwd=cwd).stdout.strip()
+
+
 @pytest.fixture(scope='module')
 def pip_prefix(source_copy, tmp_path_factory) -> Path:
     """The prefix of `pip install --prefix` of a second copy (pip builds inside its source)."""
     work = tmp_path_factory.mktemp('pip')
+    before = _venv_install(work)
     src = work / 'src'
     shutil.copytree(source_copy, src)
+    # --ignore-installed: otherwise pip uninstalls the venv's own (editable) dagger_ros first
     _run([sys.executable, '-m', 'pip', 'install', '--quiet', '--no-deps', '--no-build-isolation',
-          '--disable-pip-version-check', '--prefix', work / 'prefix', src])
+          '--ignore-installed', '--disable-pip-version-check', '--prefix', work / 'prefix', src])
+    # the venv's own install (console scripts, editable finder) must survive this test
+    assert _venv_install(work) == before
     return work / 'prefix'
 
 
