@@ -255,8 +255,8 @@ def ensemble_dagger(doubt: float, discrepancy: float, doubt_threshold: float,
     most doubt_threshold and its discrepancy from the expert's action is at most
     discrepancy_threshold; otherwise the expert's. The paper measures the discrepancy as
     ||a_nov - a_exp||₂; the caller picks the measure (the offline rule takes the largest error
-    as a share of each dimension's range, so that one threshold fits every task). The expert is queried at every step
-    and labels every visited state, as in DAgger.
+    as a share of each dimension's range, so that one threshold fits every task). The expert
+    is queried at every step and labels every visited state, as in DAgger.
 
     Args:
         doubt: ensemble variance at this state, >= 0.
