@@ -6,8 +6,10 @@ expert and the expert gate, each its own process over DDS (DAgger after the demo
 round: the gate waits for the policy's action and the expert's label of every observation).
 The same nodes run as a process each (graph), in one process (composed), and in one process
 with ``--inline --executor events`` (inline: the gate calls the executor and the expert
-directly). The baseline, measured in the same run, is a bare rclpy echo process answering the
-same message on the same QoS on the SingleThreadedExecutor. Reported:
+directly). The sim configurations run the whole graph, sim bridge included, and take the round
+trips and missed deadlines the sim bridge itself reports on ``loop_timing``. The baseline,
+measured in the same run, is a bare rclpy echo process answering the same message on the same
+QoS on the SingleThreadedExecutor. Reported:
 
 * closed-loop round trip p50/p99/max and the highest closed-loop rate (one observation in
   flight, the next sent when the command arrives);
@@ -200,6 +202,8 @@ def _graph(domain_id: int, run_dir: Path, with_trainer: bool,
 def measure(kind: str, rates: list[float], count: int, seconds: float) -> dict[str, Any]:
     """One configuration of KINDS (or inline-single, composed+training)."""
     from dagger_ros.ros.testing import claim_domain_id, private_context
+    if kind in SIM_KINDS:
+        return measure_sim(kind, rates, count, seconds)
     with contextlib.ExitStack() as stack:
         domain_id = stack.enter_context(claim_domain_id())
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
@@ -228,6 +232,113 @@ def measure(kind: str, rates: list[float], count: int, seconds: float) -> dict[s
         return result
 
 
+SIM_KINDS = {'sim': 'separate', 'sim-inline': 'inline'}
+"""The whole sim profile, sim bridge included, as a process per node or with the inline control
+process; the round trips are the ones the sim bridge itself reports on loop_timing."""
+
+
+class TimingListener:
+    """Collects the sim bridge's loop_timing reports: (arrival, ticks, missed, round trips s)."""
+
+    def __init__(self, context: Any) -> None:
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.node import Node
+        from std_msgs.msg import Float64MultiArray
+
+        from dagger_ros.ros import qos, topics
+        self.node = Node('bench_timing', context=context)
+        self.executor = SingleThreadedExecutor(context=context)
+        self.executor.add_node(self.node)
+        self.reports: list[tuple[float, int, int, np.ndarray]] = []
+        self.node.create_subscription(Float64MultiArray, topics.LOOP_TIMING, self.on_report,
+                                      qos.for_topic(topics.LOOP_TIMING))
+
+    def on_report(self, msg: Any) -> None:
+        from dagger_ros.ros.conversions import msg_to_fields
+        values, fields = msg_to_fields(msg, 'loop timing')
+        parts = dict(zip([name for name, _ in fields],
+                         np.split(values, np.cumsum([size for _, size in fields])[:-1])))
+        self.reports.append((time.perf_counter(), int(parts['ticks'][0]),
+                             int(parts['missed'][0]), parts['round_trip_ms'] / 1e3))
+
+    def collect(self, seconds: float, warm_s: float = 90.0) -> list[tuple]:
+        """Reports over about seconds, from the second one with answers on (start-up left out)."""
+        deadline = time.perf_counter() + warm_s
+        while sum(len(r[3]) > 0 for r in self.reports) < 2:
+            if time.perf_counter() > deadline:
+                raise RuntimeError(f'no round trips reported within {warm_s:.0f} s')
+            self.executor.spin_once(timeout_sec=0.05)
+        first = len(self.reports)
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end or len(self.reports) == first:
+            self.executor.spin_once(timeout_sec=0.05)
+        return self.reports[first:]
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+
+
+def _sim_graph(domain_id: int, run_dir: Path, composition: str, mode: str,
+               rate_hz: float) -> Any:
+    """The sim profile without the trainer: the sim bridge in mode at rate_hz."""
+    from dagger_ros import graph, run
+    settings = {'demo_steps': 1, 'steps_per_round': 10 ** 9, 'rounds': 10 ** 6,
+                'sync_rounds': False, 'lockstep_timeout_s': 1.0}
+    overrides = {'*': settings, 'sim_bridge': {'mode': mode, 'rate_hz': rate_hz,
+                                               'timing_period_s': 0.5}}
+    specs = [spec for spec in graph.dagger_graph('sim', overrides=overrides,
+                                                 composition=composition)
+             if spec.name != 'trainer']
+    return run.start_graph(
+        specs, '', [graph.default_params_file('sim.yaml')], domain_id,
+        command=lambda spec, ns, files: graph.to_command(spec, ns, files,
+                                                         params_dir=run_dir / 'params'),
+        sink=io.StringIO())
+
+
+def _sim_run(composition: str, mode: str, rate_hz: float, seconds: float) -> list[tuple]:
+    from dagger_ros.ros.testing import claim_domain_id, private_context
+    with contextlib.ExitStack() as stack:
+        domain_id = stack.enter_context(claim_domain_id())
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        processes = _sim_graph(domain_id, tmp, composition, mode, rate_hz)
+        stack.callback(lambda: processes.stop(signal.SIGINT, 10.0))
+        listener = TimingListener(stack.enter_context(private_context(domain_id)))
+        stack.callback(listener.close)
+        return listener.collect(seconds)
+
+
+def measure_sim(kind: str, rates: list[float], count: int, seconds: float) -> dict[str, Any]:
+    """A SIM_KINDS configuration: closed loop in lockstep, then each rate in real time.
+
+    Lockstep steps the moment a command answers the observation, so its round trips are the
+    closed loop; a real-time bridge ticks at the rate and counts the commands not back by the
+    next tick. The highest clean rate is the highest of ``rates`` without a miss (no sweep:
+    every rate is a fresh start of the graph).
+    """
+    composition = SIM_KINDS[kind]
+    reports = _sim_run(composition, 'lockstep', 1000.0, max(seconds, 2.0))
+    round_trips = np.concatenate([r[3] for r in reports])[-count:] * 1e3
+    span = max(reports[-1][0] - reports[0][0], 1e-9)
+    closed = {'p50_ms': float(np.percentile(round_trips, 50)),
+              'p99_ms': float(np.percentile(round_trips, 99)),
+              'max_ms': float(round_trips.max()), 'lost': 0,
+              'closed_loop_hz': sum(len(r[3]) for r in reports[1:]) / span,
+              'rtt_ms': [round(float(v), 4) for v in np.sort(round_trips)]}
+    fixed = []
+    for rate in rates:
+        reports = _sim_run(composition, 'realtime', rate, seconds)
+        ticks, missed = sum(r[1] for r in reports), sum(r[2] for r in reports)
+        fixed.append({'rate_hz': rate, 'sent': ticks,
+                      'achieved_send_hz': ticks / max(reports[-1][0] - reports[0][0], 1e-9)
+                      if len(reports) > 1 else float('nan'),
+                      'missed': missed, 'missed_share': missed / max(ticks, 1)})
+    clean = max([r['rate_hz'] for r in fixed if r['missed'] == 0], default=0.0)
+    return {'kind': kind, 'closed_loop': closed, 'rates': fixed,
+            'max_rate_without_miss_hz': clean}
+
+
 def pin_process(pid: int, cpus: set[int]) -> None:
     """Set the CPU affinity of every thread of a process (Linux), as ``taskset -a`` does."""
     for tid in os.listdir(f'/proc/{pid}/task'):
@@ -248,13 +359,14 @@ def unpin_self() -> None:
 
 
 KINDS = ('echo', 'graph', 'graph+training', 'composed', 'inline', 'inline+training',
-         'inline-pinned', 'inline-pinned+training')
+         'inline-pinned', 'inline-pinned+training', 'sim', 'sim-inline')
 """echo: the baseline; graph: each node its own process; composed: executor, expert and gate
 in one process; inline: that process with --inline (the gate calls the executor and the
 expert directly) on the EventsExecutor. Also known, not run by default: echo-events (the echo
 on the EventsExecutor, for comparison only), inline-single (--inline on the
 SingleThreadedExecutor) and composed+training. inline-pinned: inline with the control path
-and the robot on CPU 0 and the trainer on CPU 1, as ``taskset`` would place them on a robot."""
+and the robot on CPU 0 and the trainer on CPU 1, as ``taskset`` would place them on a robot.
+sim, sim-inline: see SIM_KINDS."""
 INLINE = ('--inline', '--executor', 'events')
 COMPOSED = {'composed': (), 'inline': INLINE, 'inline-single': ('--inline',),
             'inline-pinned': INLINE}
@@ -296,7 +408,7 @@ def targets(by_kind: dict[str, dict[str, float]]) -> dict[str, float]:
     if 'echo-events' in by_kind and echo:
         ratios['echo_events_p99_over_echo_p99_extra'] = (by_kind['echo-events']['p99_ms']
                                                          / echo['p99_ms'])
-    for kind in ('graph', *COMPOSED):
+    for kind in ('graph', *COMPOSED, *SIM_KINDS):
         if kind in by_kind and echo:
             ratios[f'{kind}_p99_over_echo_p99'] = by_kind[kind]['p99_ms'] / echo['p99_ms']
             ratios[f'{kind}_p50_over_echo_p50'] = by_kind[kind]['p50_ms'] / echo['p50_ms']

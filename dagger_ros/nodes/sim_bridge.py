@@ -7,11 +7,17 @@ re-sends the observation every ``resend_s`` until then, since observations trave
 Real-time mode steps at ``rate_hz`` with the newest command, like hardware; a command older
 than ``command_timeout_s`` is replaced by zero (clipped into the bounds). With
 ``publish_clock`` the bridge publishes /clock in simulated time (one step = 1/rate_hz s).
+
+Every ``timing_period_s`` it reports on ``loop_timing`` what the robot side of the loop sees:
+each observation's round trip to the first command tagged with its seq and, in real-time mode,
+the ticks whose command had not come back in time (missed deadlines; logged as a warning).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import math
+import time
 from typing import Any
 
 from builtin_interfaces.msg import Time
@@ -22,6 +28,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Float64MultiArray
 
 from dagger_ros.core.errors import ConfigError, InputError
+from dagger_ros.core.loop_timing import RoundTrips, TimingReport
 from dagger_ros.core.safety import is_stale
 from dagger_ros.core.settings import fixed_meta as _meta
 from dagger_ros.core.sim import SimStep, SimStepper
@@ -57,6 +64,9 @@ class SimBridgeConfig:
     render_hz: float = field(default=0.0, metadata=_meta(
         'publish the rendered frame (sensor_msgs/Image, rgb8) on image at this rate; 0: never',
         'Hz', 0.0, 60.0))
+    timing_period_s: float = field(default=1.0, metadata=_meta(
+        'report round trips and missed deadlines on loop_timing this often; 0: never', 's',
+        0.0))
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -87,6 +97,11 @@ class SimBridge(Node):
                           if self.cfg.publish_clock else None)
         self.create_subscription(Float64MultiArray, topics.COMMAND, self.on_command,
                                  qos.for_topic(topics.COMMAND))
+        self.timing = RoundTrips()
+        self.timing_pub = self.create_publisher(Float64MultiArray, topics.LOOP_TIMING,
+                                                qos.for_topic(topics.LOOP_TIMING))
+        if self.cfg.timing_period_s > 0:
+            self.timing_timer = self.create_timer(self.cfg.timing_period_s, self.report_timing)
         period = (self.cfg.resend_s if self.cfg.mode == 'lockstep'
                   else 1.0 / self.cfg.rate_hz)
         self.timer = self.create_timer(period, self.on_timer)
@@ -106,12 +121,16 @@ class SimBridge(Node):
             warn_bad_input(self, self.throttle, 'command', err)
             return
         self.command = command
-        if self.cfg.mode == 'lockstep' and int(command.tag('seq')) == self.seq:
+        seq = command_seq(command.tag('seq'))
+        if seq is not None:
+            self.timing.answered(seq, time.monotonic())
+        if self.cfg.mode == 'lockstep' and seq == self.seq:
             self.advance(command.values)
 
     def on_timer(self) -> None:
         """Realtime: one step with the newest command. Lockstep: re-send a waiting observation."""
         if self.cfg.mode == 'realtime':
+            self.timing.tick(self.seq)
             self.advance(self.realtime_action())
         elif now_s(self) - self._sent_s >= self.cfg.resend_s * 0.99:
             self.publish_observation()
@@ -144,7 +163,18 @@ class SimBridge(Node):
         """Publish the current observation with its seq, episode and step tags."""
         tags = {'seq': self.seq, 'episode': self.sim.episode, 'step': self.sim.step_index}
         self.obs_pub.publish(tagged_msg(self.sim.obs, 'observation', tags))
+        self.timing.sent(self.seq, time.monotonic())
         self._sent_s = now_s(self)
+
+    def report_timing(self) -> None:
+        """Publish the round trips and deadlines since the last report; warn about misses."""
+        report = self.timing.report()
+        self.timing_pub.publish(timing_msg(report))
+        if report.missed:
+            self.get_logger().warning(
+                f'{report.missed} of {report.ticks} commands late in the last '
+                f'{self.cfg.timing_period_s:g} s; round trip p50 {report.percentile_ms(50):.2f} '
+                f'ms, p99 {report.percentile_ms(99):.2f} ms')
 
     def publish_episode_end(self, result: SimStep) -> None:
         """One event per finished episode: its index, length, return, and whether it failed."""
@@ -167,6 +197,20 @@ class SimBridge(Node):
     def shutdown(self) -> None:
         """Close the simulation."""
         self.sim.close()
+
+
+def command_seq(value: float) -> int | None:
+    """The seq a command answers, None when it carries none (or a malformed one)."""
+    if not math.isfinite(value) or value < 0 or value != int(value):
+        return None
+    return int(value)
+
+
+def timing_msg(report: TimingReport) -> Float64MultiArray:
+    """A report as labelled fields: ticks, missed, then each round trip in ms."""
+    values = [report.ticks, report.missed, *(1e3 * rt for rt in report.round_trips_s)]
+    return fields_to_msg(values, [('ticks', 1), ('missed', 1),
+                                  ('round_trip_ms', len(report.round_trips_s))])
 
 
 def main(args: Any = None) -> int:

@@ -126,6 +126,7 @@ BY_TOPIC: dict[str, QoSProfile] = {
     topics.EXPERT_ACTION: COMMAND,
     topics.GATE_DECISION: COMMAND,
     topics.EPISODE: EVENTS,
+    topics.LOOP_TIMING: EVENTS,
     topics.EXPERT_QUERY: QUERIES,
     topics.EXPERT_ANSWER: QUERIES,
     topics.GATE_ROUND: ROUNDS,

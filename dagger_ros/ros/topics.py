@@ -13,6 +13,8 @@ EPISODE = 'episode'
 """Episode boundary events (start, end, reset) of the world."""
 COMMAND = 'command'
 """The action the world executes: whoever drives, after the safety layer."""
+LOOP_TIMING = 'loop_timing'
+"""The world's observation-to-command round trips and missed deadlines, one report a period."""
 POLICY_ACTION = 'policy/action'
 """What the learned policy would do at the current observation."""
 POLICY_DOUBT = 'policy/doubt'
@@ -40,9 +42,9 @@ JOY = 'joy'
 CLOCK = '/clock'
 """Simulated time; the one absolute name (ROS 2's use_sim_time reads exactly /clock)."""
 
-RELATIVE = (OBSERVATION, REWARD, EPISODE, COMMAND, POLICY_ACTION, POLICY_DOUBT, EXPERT_ACTION,
-            EXPERT_QUERY, EXPERT_ANSWER, GATE_DECISION, GATE_ROUND, LABELS, WEIGHTS,
-            TRAINER_PROGRESS, ESTOP, JOY)
+RELATIVE = (OBSERVATION, REWARD, EPISODE, COMMAND, LOOP_TIMING, POLICY_ACTION, POLICY_DOUBT,
+            EXPERT_ACTION, EXPERT_QUERY, EXPERT_ANSWER, GATE_DECISION, GATE_ROUND, LABELS,
+            WEIGHTS, TRAINER_PROGRESS, ESTOP, JOY)
 """Every relative topic name above."""
 ALL = RELATIVE + (CLOCK,)
 """Every topic name above, /clock included."""

@@ -15,7 +15,7 @@ from dagger_ros.core.policies import make_policy, PolicyConfig
 from dagger_ros.core.spec import EnvSpec
 from dagger_ros.nodes.expert_gate import ExpertGate
 from dagger_ros.nodes.policy_executor import PolicyExecutor
-from dagger_ros.ros import topics
+from dagger_ros.ros import qos, topics
 from dagger_ros.ros.conversions import bundle_to_msg, msg_tags, tagged_msg
 from dagger_ros.ros.testing import Probe, spin_until
 
@@ -138,6 +138,43 @@ def test_sim_bridge_publishes_sim_time_on_clock_in_realtime(ros_ctx, executor):
     assert np.all(steps > 0) and np.allclose(steps[steps < 0.015], 0.01)
     seqs = [msg_tags(m)['seq'] for m in probe.messages(topics.OBSERVATION)]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    node.shutdown()
+
+
+def test_sim_bridge_reports_round_trips_and_the_commands_that_came_late(ros_ctx, executor):
+    from dagger_ros.nodes.sim_bridge import SimBridge
+    from dagger_ros.ros.conversions import msg_to_fields
+    node = SimBridge(context=ros_ctx, parameter_overrides=[
+        Parameter('mode', value='realtime'), Parameter('rate_hz', value=100.0),
+        Parameter('timing_period_s', value=0.2)])
+    # GIVEN a controller that answers only the even observations, each at once, and some odd
+    # ones with a malformed seq (the bridge must take those as answering nothing)
+    probe = Probe(ros_ctx, publishes={topics.COMMAND: Float64MultiArray},
+                  collects={topics.LOOP_TIMING: Float64MultiArray})
+
+    def answer_even(msg):
+        seq = msg_tags(msg)['seq']
+        tag = seq if seq % 2 == 0 else float('inf') if seq % 4 == 1 else None
+        if tag is not None:
+            probe.publish(topics.COMMAND, tagged_msg([0.5], 'command', {'seq': tag}))
+    probe.create_subscription(Float64MultiArray, topics.OBSERVATION, answer_even,
+                              qos.for_topic(topics.OBSERVATION))
+    for n in (node, probe):
+        executor.add_node(n)
+
+    # WHEN it runs for a few reports
+    assert spin_until(executor, lambda: probe.count(topics.LOOP_TIMING) >= 6, 20)
+
+    # THEN about half of the ticks missed their command, and each answer has its round trip
+    reports = [dict(zip([name for name, _ in fields], np.split(values, np.cumsum(
+        [size for _, size in fields])[:-1]))) for values, fields in
+        (msg_to_fields(m, 'timing') for m in probe.messages(topics.LOOP_TIMING)[1:])]
+    ticks = sum(int(r['ticks'][0]) for r in reports)
+    missed = sum(int(r['missed'][0]) for r in reports)
+    round_trips = np.concatenate([r['round_trip_ms'] for r in reports])
+    assert ticks >= 60 and 0.35 <= missed / ticks <= 0.8
+    assert 0.2 * ticks <= len(round_trips) <= 0.65 * ticks
+    assert np.all((round_trips > 0) & (round_trips < 1000))
     node.shutdown()
 
 
