@@ -182,8 +182,9 @@ def live_targets(data: dict[str, Any]) -> list[dict[str, Any]]:
               for ending, goal in LIVE_GOALS.items() if name.endswith(ending)]
     at_rate = {result['kind']: rate for result in data.get('results', [])
                for rate in result.get('rates', []) if rate['rate_hz'] == LIVE_MISSES_AT_HZ}
-    echo = at_rate.get('echo')
-    baseline = f"; the bare echo missed {echo['missed']} of {echo['sent']}" if echo else ''
+    echoes = [f"{at_rate[kind]['missed']} of {at_rate[kind]['sent']}"
+              for kind in ('echo', 'echo-end') if kind in at_rate]
+    baseline = f"; the bare echo missed {' and '.join(echoes)}" if echoes else ''
     for kind, rate in at_rate.items():
         if not kind.startswith('echo'):
             checks.append(target(f'live: {kind} missed deadlines at 500 Hz', rate['missed'],

@@ -242,3 +242,28 @@ def test_merge_reads_the_journal_of_a_run_cut_short(tmp_path):
     (tmp_path / 'whole.json').write_text(json.dumps({'runs': [{**done, 'seed': 1}]}))
     runs = bench_labels.load_runs(['cut', 'whole'], tmp_path)
     assert sorted(run['seed'] for run in runs) == [0, 1]
+
+
+def test_live_ratios_use_the_stricter_of_the_two_echo_runs():
+    bench_live = importlib.import_module('bench_live')
+    by_kind = {'echo': {'p50_ms': 1.0, 'p99_ms': 4.0}, 'echo-end': {'p50_ms': 0.5, 'p99_ms': 1.0},
+               'inline': {'p50_ms': 1.0, 'p99_ms': 2.0}}
+    ratios = bench_live.targets(by_kind)
+    assert ratios['inline_p99_over_echo_p99'] == 2.0
+    assert ratios['inline_p50_over_echo_p50'] == 2.0
+
+
+def test_live_misses_at_500_hz_are_checked_for_every_configuration_but_the_echo():
+    def result(kind, missed):
+        return {'kind': kind, 'rates': [{'rate_hz': 500.0, 'missed': missed, 'sent': 2500}]}
+    data = {'targets': {'inline_p99_over_echo_p99': 2.0},
+            'results': [result('echo', 7), result('inline', 0), result('sim', 30),
+                        result('echo-end', 3)]}
+    checks = {check['name']: check for check in run_all.live_targets(data)}
+    assert sorted(checks) == ['live: inline missed deadlines at 500 Hz',
+                              'live: inline_p99_over_echo_p99',
+                              'live: sim missed deadlines at 500 Hz']
+    assert checks['live: inline missed deadlines at 500 Hz']['met']
+    assert not checks['live: sim missed deadlines at 500 Hz']['met']
+    assert 'the bare echo missed 7 of 2500 and 3 of 2500' in checks[
+        'live: sim missed deadlines at 500 Hz']['note']
