@@ -138,6 +138,32 @@ def test_classifier_learns_a_separable_rule(rng):
     assert accuracy > 0.9 and clf.version == 1
 
 
+@pytest.mark.parametrize('balanced', [True, False])
+def test_balanced_classifier_flags_a_rare_noisy_unsafe_region(rng, balanced):
+    # unsafe only where obs[0] > 0.7 (about 24%), and there only 3 times in 10: 7% unsafe
+    obs = rng.normal(size=(3000, 4))
+    risky = obs[:, 0] > 0.7
+    targets = risky & (rng.random(3000) < 0.3)
+    clf = SafetyClassifier(SPEC, (32, 32))
+    if balanced:
+        assert clf.balance_classes(targets) == pytest.approx((~targets).sum() / targets.sum())
+    train_classifier(clf, obs, targets, FAST, device='cpu')
+    test = rng.normal(size=(2000, 4))
+    flagged = clf.prob_unsafe(test) > 0.5
+    inside = test[:, 0] > 1.0
+    outside = test[:, 0] < 0.3
+    if balanced:  # the region is flagged, the rest is not
+        assert flagged[inside].mean() > 0.8 and flagged[outside].mean() < 0.1
+    else:  # fitted to the 7% prior, the net is never sure enough to flag anything
+        assert flagged.mean() < 0.05
+
+
+def test_class_balance_without_both_classes_is_neutral():
+    clf = SafetyClassifier(SPEC, (8,))
+    assert clf.balance_classes(np.zeros(10, dtype=bool)) == 1.0
+    assert clf.balance_classes(np.ones(10, dtype=bool)) == 1.0
+
+
 def test_bad_training_data_is_refused(rng):
     obs, labels = task(rng, 50)
     with pytest.raises(InputError, match='got 50 observations and 49 targets'):

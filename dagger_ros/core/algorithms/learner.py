@@ -112,6 +112,7 @@ class Learner:
         tau = self.cfg.safety_tau or float(np.quantile(deviation, 1 - self.cfg.target_rate))
         targets = np.array([gating.safety_target(p, e, tau)
                             for p, e in zip(self.policy.act(obs), labels)])
+        self.safety.balance_classes(targets)
         stats = train_classifier(self.safety, obs, targets, self.train_cfg,
                                  device=self.cfg.device)
         self.safety_trained = True

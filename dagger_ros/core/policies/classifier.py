@@ -17,7 +17,11 @@ from dagger_ros.core.spec import EnvSpec
 class SafetyClassifier(nn.Module):
     """obs → logit of 'the policy's action is off from the expert's by more than τ here'.
 
-    Observations are standardized with the training data's statistics, as in MLPPolicy.
+    Observations are standardized with the training data's statistics, as in MLPPolicy. Both
+    classes weigh the same in training (:meth:`balance_classes`): τ is often a high quantile of
+    the deviations, so few states are unsafe, and a net fitted to that prior would never get
+    confident enough to say 'unsafe' anywhere. Its output is then a class-balanced score:
+    above 0.5 a state looks more like the unsafe ones than like the safe ones.
 
     Attributes:
         spec: the spaces of the task (only obs_dim is used).
@@ -30,6 +34,7 @@ class SafetyClassifier(nn.Module):
         self.spec = spec
         self.hidden_sizes = check_hidden_sizes(hidden_sizes)
         self.version = 0
+        self.unsafe_weight = 1.0
         self.layers = build_layers([spec.obs_dim, *self.hidden_sizes, 1])
         self.register_buffer('obs_mean', torch.zeros(spec.obs_dim))
         self.register_buffer('obs_std', torch.ones(spec.obs_dim))
@@ -42,13 +47,22 @@ class SafetyClassifier(nn.Module):
         self.obs_mean.copy_(mean)
         self.obs_std.copy_(std)
 
+    def balance_classes(self, targets: np.ndarray) -> float:
+        """Weigh each unsafe sample by safe/unsafe counts of targets (1 without both); return it."""
+        unsafe = int(np.count_nonzero(targets))
+        safe = len(targets) - unsafe
+        self.unsafe_weight = safe / unsafe if unsafe and safe else 1.0
+        return self.unsafe_weight
+
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """Logits of shape () for one observation or (N,) for a batch."""
         return run_layers(self.layers, F.relu, (obs - self.obs_mean) / self.obs_std).squeeze(-1)
 
     def loss(self, obs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Per-sample binary cross-entropy against targets in {0, 1} (1: unsafe)."""
-        return F.binary_cross_entropy_with_logits(self(obs), target, reduction='none')
+        """Per-sample binary cross-entropy against targets in {0, 1} (1: unsafe), balanced."""
+        weight = torch.tensor(self.unsafe_weight, dtype=target.dtype, device=target.device)
+        return F.binary_cross_entropy_with_logits(self(obs), target, reduction='none',
+                                                  pos_weight=weight)
 
     def prob_unsafe(self, obs: np.ndarray) -> float | np.ndarray:
         """Probability of 'unsafe': a float for one observation, shape (N,) for a batch.
