@@ -48,7 +48,7 @@ class SafetyClassifier(nn.Module):
         self.obs_std.copy_(std)
 
     def balance_classes(self, targets: np.ndarray) -> float:
-        """Weigh each unsafe sample by safe/unsafe counts of targets (1 without both); return it."""
+        """Weigh each unsafe sample by the safe/unsafe count ratio (1 without both); return it."""
         unsafe = int(np.count_nonzero(targets))
         safe = len(targets) - unsafe
         self.unsafe_weight = safe / unsafe if unsafe and safe else 1.0
