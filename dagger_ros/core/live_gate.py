@@ -261,7 +261,9 @@ class LiveGate:
         if outcome is not None and outcome.event == Event.INTERVENTION_END:
             late = late or self._release_held(Event.INTERVENTION_END)
         elif self._held is not None:
-            late = late or self._release_held()
+            # a takeover that ends without a release (stale pad, missing input) ends here too
+            goes_on = label is not None and label.labeler == Source.HUMAN
+            late = late or self._release_held(None if goes_on else Event.INTERVENTION_END)
         if label is not None and label.labeler == Source.HUMAN:
             self._held, label = label, None
         round_end = self._maybe_end_round(version)

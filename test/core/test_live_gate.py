@@ -123,6 +123,18 @@ def test_hg_dagger_takeover_labels_the_human_segment_with_events():
     assert all(label.labeler == Source.HUMAN for label in labels)
 
 
+def test_takeover_cut_short_by_a_missing_input_still_gets_its_end_mark():
+    gate = make_gate(algorithm='hg_dagger', takeover_threshold=0.1, ensemble_size=2)
+    run_steps(gate, 4)
+    gate.begin_round()
+    run_steps(gate, 3, policy=-1.0, expert=1.5, start=4)
+    # the person's input goes silent mid-takeover: no release, the step falls back
+    step = run_steps(gate, 1, policy=-1.0, expert=None, start=7)[0]
+    assert step.actor != Source.HUMAN
+    assert step.late_label.labeler == Source.HUMAN and step.late_label.step == 6
+    assert step.late_label.event == Event.INTERVENTION_END
+
+
 def test_offline_only_algorithm_is_refused_with_the_reason():
     with pytest.raises(ConfigError, match='thrifty_dagger does not run live: its risk model'):
         check_live_algorithm('thrifty_dagger')
