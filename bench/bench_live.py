@@ -182,7 +182,7 @@ def _echo(domain_id: int, events: bool) -> Any:
 def _graph(domain_id: int, run_dir: Path, with_trainer: bool,
            composed: Sequence[str] | None = None) -> Any:
     """The nodes under test; composed: None (a process each) or the composed process's options."""
-    from dagger_ros import graph, run
+    from dagger_ros import graph
     settings = {'demo_steps': 1, 'steps_per_round': 200 if with_trainer else 10 ** 9,
                 'rounds': 10 ** 6, 'sync_rounds': False, 'lockstep_timeout_s': 1.0,
                 'epochs': 1000, 'max_updates': 100000, 'eval_episodes': 1}
@@ -193,6 +193,12 @@ def _graph(domain_id: int, run_dir: Path, with_trainer: bool,
     specs = [dataclasses.replace(spec, options=tuple(composed or ())) if spec.members else spec
              for spec in specs if spec.name != 'sim_bridge'
              and (with_trainer or spec.name != 'trainer')]
+    return _start(specs, domain_id, run_dir)
+
+
+def _start(specs: list[Any], domain_id: int, run_dir: Path) -> Any:
+    """Start specs as processes on domain_id, their params files under run_dir, output kept."""
+    from dagger_ros import graph, run
     return run.start_graph(
         specs, '', [graph.default_params_file('sim.yaml')], domain_id,
         command=lambda spec, ns, files: graph.to_command(spec, ns, files,
@@ -255,12 +261,10 @@ class TimingListener:
                                       qos.for_topic(topics.LOOP_TIMING))
 
     def on_report(self, msg: Any) -> None:
-        from dagger_ros.ros.conversions import msg_to_fields
-        values, fields = msg_to_fields(msg, 'loop timing')
-        parts = dict(zip([name for name, _ in fields],
-                         np.split(values, np.cumsum([size for _, size in fields])[:-1])))
-        self.reports.append((time.perf_counter(), int(parts['ticks'][0]),
-                             int(parts['missed'][0]), parts['round_trip_ms'] / 1e3))
+        from dagger_ros.nodes.sim_bridge import read_timing_msg
+        report = read_timing_msg(msg)
+        self.reports.append((time.perf_counter(), report.ticks, report.missed,
+                             np.array(report.round_trips_s)))
 
     def collect(self, seconds: float, warm_s: float = 90.0) -> list[tuple]:
         """Reports over about seconds, from the second one with answers on (start-up left out)."""
@@ -283,7 +287,7 @@ class TimingListener:
 def _sim_graph(domain_id: int, run_dir: Path, composition: str, mode: str,
                rate_hz: float) -> Any:
     """The sim profile without the trainer: the sim bridge in mode at rate_hz."""
-    from dagger_ros import graph, run
+    from dagger_ros import graph
     settings = {'demo_steps': 1, 'steps_per_round': 10 ** 9, 'rounds': 10 ** 6,
                 'sync_rounds': False, 'lockstep_timeout_s': 1.0}
     overrides = {'*': settings, 'sim_bridge': {'mode': mode, 'rate_hz': rate_hz,
@@ -291,11 +295,7 @@ def _sim_graph(domain_id: int, run_dir: Path, composition: str, mode: str,
     specs = [spec for spec in graph.dagger_graph('sim', overrides=overrides,
                                                  composition=composition)
              if spec.name != 'trainer']
-    return run.start_graph(
-        specs, '', [graph.default_params_file('sim.yaml')], domain_id,
-        command=lambda spec, ns, files: graph.to_command(spec, ns, files,
-                                                         params_dir=run_dir / 'params'),
-        sink=io.StringIO())
+    return _start(specs, domain_id, run_dir)
 
 
 def _sim_run(composition: str, mode: str, rate_hz: float, seconds: float) -> list[tuple]:
@@ -321,23 +321,27 @@ def measure_sim(kind: str, rates: list[float], count: int, seconds: float) -> di
     composition = SIM_KINDS[kind]
     reports = _sim_run(composition, 'lockstep', 1000.0, max(seconds, 2.0))
     round_trips = np.concatenate([r[3] for r in reports])[-count:] * 1e3
-    span = max(reports[-1][0] - reports[0][0], 1e-9)
     closed = {'p50_ms': float(np.percentile(round_trips, 50)),
               'p99_ms': float(np.percentile(round_trips, 99)),
               'max_ms': float(round_trips.max()), 'lost': 0,
-              'closed_loop_hz': sum(len(r[3]) for r in reports[1:]) / span,
+              'closed_loop_hz': sum(len(r[3]) for r in reports[1:]) / _span(reports),
               'rtt_ms': [round(float(v), 4) for v in np.sort(round_trips)]}
     fixed = []
     for rate in rates:
         reports = _sim_run(composition, 'realtime', rate, seconds)
         ticks, missed = sum(r[1] for r in reports), sum(r[2] for r in reports)
         fixed.append({'rate_hz': rate, 'sent': ticks,
-                      'achieved_send_hz': ticks / max(reports[-1][0] - reports[0][0], 1e-9)
-                      if len(reports) > 1 else float('nan'),
+                      'achieved_send_hz': ticks / _span(reports) if len(reports) > 1
+                      else float('nan'),
                       'missed': missed, 'missed_share': missed / max(ticks, 1)})
     clean = max([r['rate_hz'] for r in fixed if r['missed'] == 0], default=0.0)
     return {'kind': kind, 'closed_loop': closed, 'rates': fixed,
             'max_rate_without_miss_hz': clean}
+
+
+def _span(reports: list[tuple]) -> float:
+    """Seconds from the first report's arrival to the last's."""
+    return max(reports[-1][0] - reports[0][0], 1e-9)
 
 
 def pin_process(pid: int, cpus: set[int]) -> None:

@@ -253,20 +253,20 @@ def to_launch_kwargs(spec: NodeSpec, namespace: str,
     files and then the extra parameters win over earlier ones. A composed process gets no name
     (that would rename every node in it) and its members' parameters as one more params file.
     """
+    extra = write_overrides(spec, namespace) if spec.members else spec.extra_parameters
     kwargs: dict[str, Any] = {
         'package': PACKAGE,
         'executable': spec.executable,
-        'name': spec.name,
         'namespace': normalize_namespace(namespace),
-        'parameters': [*_params_files(params_file), spec.extra_parameters],
+        'parameters': [*_params_files(params_file), extra],
         'remappings': list(spec.remappings),
         'respawn': spec.respawn,
         'output': 'screen',
     }
     if spec.members:
-        del kwargs['name']
         kwargs['arguments'] = spec.arguments
-        kwargs['parameters'][-1] = write_overrides(spec, namespace)
+    else:
+        kwargs['name'] = spec.name
     if spec.respawn:
         kwargs['respawn_delay'] = RESPAWN_DELAY_S
         kwargs['respawn_max_retries'] = RESPAWN_MAX_RETRIES

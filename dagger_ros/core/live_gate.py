@@ -258,13 +258,13 @@ class LiveGate:
                                outcome.actor, outcome.labeler, outcome.reason, self.round_index,
                                episode, step, version, now_s, doubt, outcome.event)
         queries = self._account(obs, safe.action, actor, label, doubt, episode, step, version)
+        human_label = label is not None and label.labeler == Source.HUMAN
         if outcome is not None and outcome.event == Event.INTERVENTION_END:
             late = late or self._release_held(Event.INTERVENTION_END)
         elif self._held is not None:
             # a takeover that ends without a release (stale pad, missing input) ends here too
-            goes_on = label is not None and label.labeler == Source.HUMAN
-            late = late or self._release_held(None if goes_on else Event.INTERVENTION_END)
-        if label is not None and label.labeler == Source.HUMAN:
+            late = late or self._release_held(None if human_label else Event.INTERVENTION_END)
+        if human_label:
             self._held, label = label, None
         round_end = self._maybe_end_round(version)
         if round_end is not None:

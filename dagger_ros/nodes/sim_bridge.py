@@ -35,7 +35,7 @@ from dagger_ros.core.sim import SimStep, SimStepper
 from dagger_ros.nodes.common import (
     main_for, now_s, read_vector, single_threaded_torch, Stamped, Throttle, warn_bad_input)
 from dagger_ros.ros import qos, topics
-from dagger_ros.ros.conversions import fields_to_msg, s_to_stamp, tagged_msg
+from dagger_ros.ros.conversions import fields_to_msg, msg_to_fields, s_to_stamp, tagged_msg
 from dagger_ros.ros.params import declare_config
 
 MODES = ('lockstep', 'realtime')
@@ -211,6 +211,15 @@ def timing_msg(report: TimingReport) -> Float64MultiArray:
     values = [report.ticks, report.missed, *(1e3 * rt for rt in report.round_trips_s)]
     return fields_to_msg(values, [('ticks', 1), ('missed', 1),
                                   ('round_trip_ms', len(report.round_trips_s))])
+
+
+def read_timing_msg(msg: Float64MultiArray) -> TimingReport:
+    """Inverse of :func:`timing_msg`; raises InputError for a message of other fields."""
+    values, fields = msg_to_fields(msg, 'loop timing')
+    if [name for name, _ in fields] != ['ticks', 'missed', 'round_trip_ms']:
+        raise InputError(f'loop timing has fields {fields}, expected ticks, missed, '
+                         f'round_trip_ms')
+    return TimingReport(tuple(values[2:] / 1e3), int(values[0]), int(values[1]))
 
 
 def main(args: Any = None) -> int:

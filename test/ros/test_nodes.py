@@ -142,8 +142,7 @@ def test_sim_bridge_publishes_sim_time_on_clock_in_realtime(ros_ctx, executor):
 
 
 def test_sim_bridge_reports_round_trips_and_the_commands_that_came_late(ros_ctx, executor):
-    from dagger_ros.nodes.sim_bridge import SimBridge
-    from dagger_ros.ros.conversions import msg_to_fields
+    from dagger_ros.nodes.sim_bridge import read_timing_msg, SimBridge
     node = SimBridge(context=ros_ctx, parameter_overrides=[
         Parameter('mode', value='realtime'), Parameter('rate_hz', value=100.0),
         Parameter('timing_period_s', value=0.2)])
@@ -166,16 +165,28 @@ def test_sim_bridge_reports_round_trips_and_the_commands_that_came_late(ros_ctx,
     assert spin_until(executor, lambda: probe.count(topics.LOOP_TIMING) >= 6, 20)
 
     # THEN about half of the ticks missed their command, and each answer has its round trip
-    reports = [dict(zip([name for name, _ in fields], np.split(values, np.cumsum(
-        [size for _, size in fields])[:-1]))) for values, fields in
-        (msg_to_fields(m, 'timing') for m in probe.messages(topics.LOOP_TIMING)[1:])]
-    ticks = sum(int(r['ticks'][0]) for r in reports)
-    missed = sum(int(r['missed'][0]) for r in reports)
-    round_trips = np.concatenate([r['round_trip_ms'] for r in reports])
+    reports = [read_timing_msg(m) for m in probe.messages(topics.LOOP_TIMING)[1:]]
+    ticks = sum(r.ticks for r in reports)
+    missed = sum(r.missed for r in reports)
+    round_trips = 1e3 * np.concatenate([np.array(r.round_trips_s) for r in reports])
     assert ticks >= 60 and 0.35 <= missed / ticks <= 0.8
     assert 0.2 * ticks <= len(round_trips) <= 0.65 * ticks
     assert np.all((round_trips > 0) & (round_trips < 1000))
     node.shutdown()
+
+
+def test_timing_message_reads_back_and_other_fields_are_refused():
+    from dagger_ros.core.errors import InputError
+    from dagger_ros.core.loop_timing import TimingReport
+    from dagger_ros.nodes.sim_bridge import read_timing_msg, timing_msg
+    from dagger_ros.ros.conversions import fields_to_msg
+    report = TimingReport((0.001, 0.0025), 10, 3)
+    back = read_timing_msg(timing_msg(report))
+    assert (back.ticks, back.missed) == (10, 3)
+    assert back.round_trips_s == pytest.approx(report.round_trips_s)
+    assert read_timing_msg(timing_msg(TimingReport((), 5, 5))).round_trips_s == ()
+    with pytest.raises(InputError, match='expected ticks, missed, round_trip_ms'):
+        read_timing_msg(fields_to_msg([1.0, 2.0], [('ticks', 1), ('late', 1)]))
 
 
 def test_scripted_expert_answers_queries_only_in_on_query_mode(ros_ctx, executor):
